@@ -1,0 +1,46 @@
+"""The auditor's view of the audit trail."""
+import datetime as dt
+
+from flask import Blueprint, current_app, render_template, request
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from . import access
+from .audit import ACTIONS, AuditEvent
+from .extensions import db
+
+audit_bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+
+def _date_arg(name: str):
+    try:
+        return dt.date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+@audit_bp.route("/")
+def trail():
+    access.require_area(current_user, "read", "audit")
+    query = select(AuditEvent)
+    filters = {k: (request.args.get(k) or "").strip()[:80] for k in ("username", "action", "object_id", "section")}
+    if filters["username"]:
+        query = query.where(AuditEvent.username == filters["username"])
+    if filters["action"] in ACTIONS:
+        query = query.where(AuditEvent.action == filters["action"])
+    if filters["object_id"]:
+        query = query.where(AuditEvent.object_id == filters["object_id"])
+    if filters["section"]:
+        query = query.where(AuditEvent.section == filters["section"])
+    since, until = _date_arg("since"), _date_arg("until")
+    if since:
+        query = query.where(AuditEvent.ts >= dt.datetime.combine(since, dt.time()) - dt.timedelta(hours=8))
+    if until:
+        query = query.where(AuditEvent.ts < dt.datetime.combine(until, dt.time()) + dt.timedelta(hours=16))
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    size = current_app.config["PAGE_SIZE"] * 2
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    events = db.session.scalars(query.order_by(AuditEvent.seq.desc())
+                                .offset((page - 1) * size).limit(size)).all()
+    return render_template("audit/trail.html", events=events, filters=filters, actions=ACTIONS,
+                           since=since, until=until, page=page, pages=max(1, -(-total // size)), total=total)

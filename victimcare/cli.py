@@ -1,0 +1,93 @@
+"""`flask --app victimcare ...` commands."""
+from __future__ import annotations
+
+import getpass
+import sys
+
+import click
+from flask import current_app
+from sqlalchemy import select
+
+from . import audit
+from .access import ROLES
+from .crypto import keyring
+from .extensions import db
+from .keys import pending_rotation, rotate, start_rotation
+
+
+def register_commands(app) -> None:
+    for command in (create_user_command, rotate_keys_command, audit_verify_command, demo_command):
+        app.cli.add_command(command)
+
+
+@click.command("create-user")
+@click.option("--username", prompt=True)
+@click.option("--role", type=click.Choice(ROLES), prompt=True)
+@click.option("--organisation", "organisation_name", prompt=True,
+              help="Name of an existing organisation; created as a top-level bureau with --region if absent.")
+@click.option("--region", default=None, help="Division code for a new top-level organisation.")
+@click.option("--display-name", default="")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user_command(username, role, organisation_name, region, display_name, password_stdin):
+    """Create a user (e.g. the first administrator)."""
+    from .auth.models import Organisation, User
+    from .auth.service import create_organisation, create_user
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass("Password: ")
+    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    if len(password) < minimum:
+        raise click.ClickException(f"The password needs at least {minimum} characters.")
+    if db.session.scalar(select(User.id).where(User.username == username)):
+        raise click.ClickException(f"User {username!r} exists.")
+    org = db.session.scalar(select(Organisation).where(Organisation.name == organisation_name))
+    if org is None:
+        if not region:
+            raise click.ClickException(f"No organisation {organisation_name!r}; give --region to create it.")
+        org = create_organisation(organisation_name, "bureau", region, None)
+    user = create_user(username, display_name or username, role, org, password)
+    audit.record("admin", object_type="user", object_id=user.id, section="admin",
+                 username="cli", details={"change": "create_user", "role": role})
+    db.session.commit()
+    click.echo(f"Created {role} {username!r} in {org.name}.")
+
+
+@click.command("rotate-keys")
+@click.option("--batch-size", default=None, type=int, help="Values re-encrypted per transaction.")
+def rotate_keys_command(batch_size):
+    """Re-encrypt every value under a newly generated data key. Safe to interrupt and re-run:
+    a re-run finishes the rotation in progress before starting another."""
+    kr = keyring()
+    batch = batch_size or current_app.config["KEY_ROTATION_BATCH"]
+    pending = pending_rotation(kr)
+    if pending:
+        click.echo(f"Resuming rotation to key {kr.active}: {pending} values still under older keys.")
+    else:
+        kid = start_rotation(kr)
+        pending = pending_rotation(kr)
+        click.echo(f"New active key {kid} written to {kr.path}. Re-encrypting {pending} values.")
+    audit.record("key_rotation", username="cli", details={"active": kr.active, "pending": pending})
+    db.session.commit()
+    with click.progressbar(length=pending, label="Re-encrypting") as bar:
+        done = rotate(kr, batch, progress=bar.update)
+    audit.record("key_rotation", username="cli", details={"active": kr.active, "done": done, "finished": True})
+    db.session.commit()
+    click.echo(f"Done: {done} values now under key {kr.active}. Older keys stay in the keyring so "
+               "backups made before today remain readable.")
+
+
+@click.command("audit-verify")
+def audit_verify_command():
+    """Check the audit chain; exit 1 naming the first bad row."""
+    result = audit.verify()
+    if result.ok:
+        click.echo(f"Audit chain intact: {result.checked} rows.")
+        return
+    click.echo(f"Audit chain BROKEN at row {result.bad_seq}: {result.reason} "
+               f"({result.checked} rows before it are intact).", err=True)
+    sys.exit(1)
+
+
+@click.command("demo")
+def demo_command():
+    """Load demo organisations, one user per role and fictional people (idempotent)."""
+    from .demo import load_demo
+    load_demo(echo=click.echo)

@@ -1,0 +1,169 @@
+"""Pages of the identity section: caseload, register, view, edit, DNA status, history."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from .. import access, audit
+from ..choices import options
+from ..auth.models import CASE_HOLDING_KINDS, Organisation
+from ..extensions import db
+from . import service
+from .forms import (CASE_STATUS_LABELS, IDENTITY_STATUS_LABELS, METHOD_LABELS, NATIONALITY_LABELS,
+                    SEX_LABELS, TRACING_LABELS, CaseloadFilterForm, DnaForm, IdentityForm, RegisterForm)
+from .models import IDENTITY_FIELDS, Person, PersonRevision
+from .rules import age_band
+
+people_bp = Blueprint("people", __name__, url_prefix="/people")
+
+LABELS = {"sex": SEX_LABELS, "identity_status": IDENTITY_STATUS_LABELS, "identified_method": METHOD_LABELS,
+          "tracing_result": TRACING_LABELS, "status": CASE_STATUS_LABELS, "nationality": NATIONALITY_LABELS}
+
+
+@people_bp.app_context_processor
+def _helpers():
+    return {"labels": LABELS, "age_band": lambda p: age_band(p.age_on(dt.date.today()))}
+
+
+def get_person(person_id: str, action: str = "read", section: str = "identity") -> Person:
+    """Load, then check access (404 outside scope, 403 for a forbidden section), audited."""
+    person = db.session.get(Person, person_id) if len(person_id) <= 32 else None
+    if person is None:
+        abort(404)
+    access.require(current_user, action, person, section)
+    return person
+
+
+def _case_organisations():
+    return [o for o in access.scoped_organisations(current_user) if o.kind in CASE_HOLDING_KINDS]
+
+
+@people_bp.route("/")
+def caseload():
+    access.require(current_user, "read", None, "identity")
+    form = CaseloadFilterForm(request.args)
+    orgs = access.scoped_organisations(current_user)
+    form.organisation_id.choices = options(((o.id, o.name) for o in orgs), blank=_("Any"))
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    people, total = [], 0
+    if form.validate():
+        filters = {k: v for k, v in form.data.items() if v not in (None, "")}
+        people, total = service.page_of(service.caseload_query(current_user, filters), page,
+                                        current_app.config["PAGE_SIZE"])
+        _audit_listing(filters, total)
+        db.session.commit()
+    size = current_app.config["PAGE_SIZE"]
+    return render_template("people/caseload.html", form=form, people=people, total=total, page=page,
+                           pages=max(1, -(-total // size)))
+
+
+def _audit_listing(filters: dict, total: int) -> None:
+    """Searches are audited by kind and result count, never the search text."""
+    details = {k: str(v) for k, v in filters.items() if k != "q"}
+    details["results"] = total
+    if filters.get("q"):
+        details["query_kind"] = service.classify_query(filters["q"])
+        audit.record("search", object_type="person", section="identity", details=details)
+    else:
+        audit.record("list", object_type="person", section="identity", details=details)
+
+
+@people_bp.route("/new", methods=["GET", "POST"])
+def register():
+    access.require(current_user, "write", None, "identity")
+    form = RegisterForm()
+    orgs = _case_organisations()
+    form.organisation_id.choices = options((o.id, o.name) for o in orgs)
+    if request.method == "GET":
+        form.organisation_id.data = current_user.organisation_id
+    if form.validate_on_submit():
+        org = db.session.get(Organisation, form.organisation_id.data)
+        person = service.register_person(form.data, org, current_user)
+        db.session.commit()
+        flash(_("Registered. Case number %(number)s.", number=person.case_number), "success")
+        return redirect(url_for("people.view", person_id=person.id))
+    return render_template("people/form.html", form=form, person=None)
+
+
+@people_bp.route("/<person_id>")
+def view(person_id: str):
+    person = get_person(person_id)
+    audit.record("view", object_type="person", object_id=person.id, section="identity")
+    db.session.commit()
+    return render_template("people/view.html", person=person, today=dt.date.today())
+
+
+def _identity_form_data(person: Person) -> dict:
+    data = {f: getattr(person, f) for f in IDENTITY_FIELDS if hasattr(person, f)}
+    data["aliases"] = "\n".join(person.alias_names)
+    if person.birth_date_estimated and person.birth_year:
+        data["estimated_age"] = dt.date.today().year - person.birth_year
+    data["version"] = person.version
+    return data
+
+
+@people_bp.route("/<person_id>/edit", methods=["GET", "POST"])
+def edit(person_id: str):
+    person = get_person(person_id, "write")
+    form = IdentityForm(data=None if request.method == "POST" else _identity_form_data(person))
+    if form.validate_on_submit():
+        try:
+            changes = service.update_identity(person, form.data, current_user, form.version.data)
+            db.session.commit()
+        except (service.StaleEdit, StaleDataError):
+            db.session.rollback()
+            return _conflict(form, person)
+        flash(_("Saved.") if changes else _("Nothing was changed."), "success")
+        return redirect(url_for("people.view", person_id=person.id))
+    return render_template("people/form.html", form=form, person=person)
+
+
+def _conflict(form, person):
+    form.form_errors.append(_("Someone else saved this file after you opened the form. Your input is "
+                              "kept below; check the current file, then save again."))
+    form.version.data = db.session.get(Person, person.id).version
+    return render_template("people/form.html", form=form, person=person, conflict=True), 409
+
+
+@people_bp.route("/<person_id>/dna", methods=["GET", "POST"])
+def dna(person_id: str):
+    person = get_person(person_id, "write" if request.method == "POST" else "read", "dna")
+    can_write = access.can(current_user, "write", person, "dna")
+    form = DnaForm(data=None if request.method == "POST" else {
+        "dna_sample_taken": person.dna_sample_taken, "dna_reference": person.dna_reference,
+        "dna_submitted_on": person.dna_submitted_on, "version": person.version})
+    if request.method == "GET":
+        audit.record("view", object_type="person", object_id=person.id, section="dna")
+        db.session.commit()
+    elif form.validate_on_submit():
+        try:
+            service.update_dna(person, form.data, current_user, form.version.data)
+            db.session.commit()
+        except (service.StaleEdit, StaleDataError):
+            db.session.rollback()
+            form.form_errors.append(_("Someone else saved this file after you opened the form. "
+                                      "Your input is kept below."))
+            return render_template("people/dna.html", form=form, person=person, can_write=can_write), 409
+        flash(_("Saved."), "success")
+        return redirect(url_for("people.dna", person_id=person.id))
+    return render_template("people/dna.html", form=form, person=person, can_write=can_write)
+
+
+@people_bp.route("/<person_id>/history")
+def history(person_id: str):
+    person = get_person(person_id)
+    sections = [s for s in ("identity", "dna") if access.can(current_user, "read", person, s)]
+    revisions = db.session.scalars(
+        select(PersonRevision).where(PersonRevision.person_id == person.id, PersonRevision.section.in_(sections))
+        .order_by(PersonRevision.changed_at.desc())).all()
+    audit.record("view", object_type="person", object_id=person.id, section="identity",
+                 details={"page": "history"})
+    db.session.commit()
+    entries = [(r, json.loads(r.changes or "{}")) for r in revisions]
+    return render_template("people/history.html", person=person, entries=entries)
