@@ -38,4 +38,6 @@ if [ "$EXTRA" = "test" ]; then
 else
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[postgres]"
 fi
-.venv/bin/pybabel compile -q -d victimcare/translations
+if ls victimcare/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then
+  .venv/bin/pybabel compile -d victimcare/translations
+fi
