@@ -7,6 +7,8 @@ import os
 import re
 
 import pytest
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from victimcare import create_app
@@ -78,8 +80,22 @@ def app(migrated, test_config):
         db.engine.dispose()
 
 
+class BrowserLikeClient(FlaskClient):
+    """The app fixture holds one app context for the whole test, which every request would
+    share: Flask-WTF's cached CSRF token and Flask-Login's cached user would leak from one
+    request into the next (and hide a revoked session). A browser request starts with a fresh
+    ``g``; so does each request of this client."""
+
+    def open(self, *args, **kwargs):
+        ctx = _cv_app.get(None)
+        if ctx is not None:
+            ctx.g = self.application.app_ctx_globals_class()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app):
+    app.test_client_class = BrowserLikeClient
     return app.test_client()
 
 

@@ -121,8 +121,9 @@ def verify(batch_size: int = 2000) -> VerifyResult:
             break
         for row in rows:
             problem = _check_row(kr, row, prev_seq, prev_mac)
-            if problem:
-                return VerifyResult(False, checked, row.seq, problem)
+            if problem:  # a gap is reported at the first missing row, like a deleted tail
+                bad_seq = row.seq if row.seq == prev_seq + 1 else prev_seq + 1
+                return VerifyResult(False, checked, bad_seq, problem)
             prev_seq, prev_mac, checked = row.seq, row.mac, checked + 1
         db.session.expunge_all()
     head = db.session.get(AuditHead, 1)

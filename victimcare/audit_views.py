@@ -1,5 +1,6 @@
 """The auditor's view of the audit trail."""
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user
@@ -19,6 +20,12 @@ def _date_arg(name: str):
         return None
 
 
+def _utc_start_of(day: dt.date) -> dt.datetime:
+    """Midnight of a local (office time zone) day as the naive UTC that ``ts`` is stored in."""
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC).replace(tzinfo=None)
+
+
 @audit_bp.route("/")
 def trail():
     access.require_area(current_user, "read", "audit")
@@ -34,9 +41,9 @@ def trail():
         query = query.where(AuditEvent.section == filters["section"])
     since, until = _date_arg("since"), _date_arg("until")
     if since:
-        query = query.where(AuditEvent.ts >= dt.datetime.combine(since, dt.time()) - dt.timedelta(hours=8))
+        query = query.where(AuditEvent.ts >= _utc_start_of(since))
     if until:
-        query = query.where(AuditEvent.ts < dt.datetime.combine(until, dt.time()) + dt.timedelta(hours=16))
+        query = query.where(AuditEvent.ts < _utc_start_of(until + dt.timedelta(days=1)))
     page = max(1, request.args.get("page", 1, type=int) or 1)
     size = current_app.config["PAGE_SIZE"] * 2
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))

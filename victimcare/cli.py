@@ -6,6 +6,7 @@ import sys
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from . import audit
@@ -28,6 +29,7 @@ def register_commands(app) -> None:
 @click.option("--region", default=None, help="Division code for a new top-level organisation.")
 @click.option("--display-name", default="")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
 def create_user_command(username, role, organisation_name, region, display_name, password_stdin):
     """Create a user (e.g. the first administrator)."""
     from .auth.models import Organisation, User
@@ -52,6 +54,7 @@ def create_user_command(username, role, organisation_name, region, display_name,
 
 @click.command("rotate-keys")
 @click.option("--batch-size", default=None, type=int, help="Values re-encrypted per transaction.")
+@with_appcontext
 def rotate_keys_command(batch_size):
     """Re-encrypt every value under a newly generated data key. Safe to interrupt and re-run:
     a re-run finishes the rotation in progress before starting another."""
@@ -75,6 +78,7 @@ def rotate_keys_command(batch_size):
 
 
 @click.command("audit-verify")
+@with_appcontext
 def audit_verify_command():
     """Check the audit chain; exit 1 naming the first bad row."""
     result = audit.verify()
@@ -87,6 +91,7 @@ def audit_verify_command():
 
 
 @click.command("demo")
+@with_appcontext
 def demo_command():
     """Load demo organisations, one user per role and fictional people (idempotent)."""
     from .demo import load_demo

@@ -297,7 +297,9 @@ def _expected_mac(kr: Keyring, key_id: str) -> str:
 
 def check_keyring_against_database(kr: Keyring) -> None:
     """Raise KeyringError naming the key that is absent or does not open the data."""
-    if not inspect(db.engine).has_table(KeyCheck.__tablename__):
+    # The session's own connection: on SQLite a second connection would wait for the write
+    # lock this session may already hold (every transaction begins IMMEDIATE), i.e. forever.
+    if not inspect(db.session.connection()).has_table(KeyCheck.__tablename__):
         return  # database not migrated yet (e.g. during `flask db upgrade`)
     where = kr.path or "the keyring"
     rows = {row.key_id: row.token for row in db.session.scalars(select(KeyCheck))}

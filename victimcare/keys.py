@@ -33,7 +33,7 @@ def load_keyring(app) -> Keyring:
 
 
 def _database_is_new() -> bool:
-    if not inspect(db.engine).has_table(KeyCheck.__tablename__):
+    if not inspect(db.session.connection()).has_table(KeyCheck.__tablename__):
         return True
     return db.session.scalar(select(KeyCheck.key_id).limit(1)) is None
 

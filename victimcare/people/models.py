@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..auth.models import Organisation, User, utcnow
@@ -86,6 +86,8 @@ class Person(db.Model):
         viewonly=True)
 
     __mapper_args__ = {"version_id_col": version}
+    # The caseload's order: newest first, read straight off the index.
+    __table_args__ = (Index("ix_person_created_at_id", "created_at", "id"),)
 
     @property
     def alias_names(self) -> list[str]:

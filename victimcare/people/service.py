@@ -5,7 +5,7 @@ import datetime as dt
 import json
 import re
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.exc import IntegrityError
 
 from .. import access, audit
@@ -173,11 +173,15 @@ def search_clause(q: str):
         return kind, Person.case_number == normalise_compact(q)
     if kind == "id_number":
         return kind, Person.id_number_bidx == blind_index("id_number", q, normalise_compact)
+    # One indexed lookup per branch, joined by UNION: an OR across them makes both SQLite and
+    # PostgreSQL scan every person (bench/bench_identity.py).
     digest = blind_index("name", q)
-    alias_hit = select(PersonAlias.person_id).where(PersonAlias.name_bidx == digest,
-                                                    PersonAlias.removed_at.is_(None))
-    police_hit = Person.police_case_number_bidx == blind_index("police_case_number", q, normalise_compact)
-    return kind, or_(Person.name_bidx == digest, Person.id.in_(alias_hit), police_hit)
+    hits = union_all(
+        select(Person.id).where(Person.name_bidx == digest),
+        select(PersonAlias.person_id).where(PersonAlias.name_bidx == digest, PersonAlias.removed_at.is_(None)),
+        select(Person.id).where(Person.police_case_number_bidx
+                                == blind_index("police_case_number", q, normalise_compact)))
+    return kind, Person.id.in_(hits)
 
 
 def caseload_query(user, filters: dict, today: dt.date | None = None):
@@ -206,6 +210,6 @@ def caseload_query(user, filters: dict, today: dt.date | None = None):
 
 def page_of(query, page: int, size: int):
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = db.session.scalars(query.order_by(Person.created_at.desc(), Person.id)
+    rows = db.session.scalars(query.order_by(Person.created_at.desc(), Person.id.desc())
                               .offset((page - 1) * size).limit(size)).unique().all()
     return rows, total

@@ -28,7 +28,9 @@ LABELS = {"sex": SEX_LABELS, "identity_status": IDENTITY_STATUS_LABELS, "identif
 
 @people_bp.app_context_processor
 def _helpers():
-    return {"labels": LABELS, "age_band": lambda p: age_band(p.age_on(dt.date.today()))}
+    # Bands go by birth year, the plaintext the caseload filter can use, so list and filter agree.
+    return {"labels": LABELS,
+            "age_band": lambda p: age_band(dt.date.today().year - p.birth_year) if p.birth_year else None}
 
 
 def get_person(person_id: str, action: str = "read", section: str = "identity") -> Person:
