@@ -249,3 +249,15 @@ def test_change_password_ends_other_sessions_and_clears_the_flag(app, client, ne
     fresh = app.test_client()
     assert login(fresh, new_user).status_code == 200
     assert location(login(fresh, new_user, NEW_PASSWORD)) == "/"
+
+
+def test_a_temporary_password_must_be_changed_before_anything_else(client, orgs, make_user):
+    from victimcare.auth.service import set_password
+    user = make_user("caseworker", orgs["shelter_a"])
+    set_password(user, "temporary password 1", must_change=True)
+    db.session.commit()
+    assert login(client, user, "temporary password 1").status_code == 302
+    for url in ("/", "/people/", "/people/new"):
+        response = client.get(url)
+        assert response.status_code == 302 and response.headers["Location"].endswith("/account/password"), url
+    assert client.get("/account/password").status_code == 200

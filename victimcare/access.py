@@ -3,14 +3,13 @@
 Policy is data: ``POLICY[role][section]`` is a string of rights ("r", "rw" or
 absent), and ``SCOPE[role]`` says which people a role can reach at all:
 ``subtree`` (people of the user's organisation and the organisations below it),
-``referral`` (only people actively referred to the user's organisation; the
-referrals arrive in a later issue, so for now these roles reach nobody), or
-``none``.
+``referral`` (people referred to the user's organisation: while the referral is pending only
+the minimal identity, ``summary``; while it is active the role's own sections), or ``none``.
 """
 from __future__ import annotations
 
-from flask import abort
-from sqlalchemy import and_, false, select
+from flask import abort, g, has_request_context
+from sqlalchemy import false, select
 
 from . import audit
 from .extensions import db
@@ -19,23 +18,30 @@ ROLES = ("caseworker", "clinician", "manager", "police", "education", "employmen
          "legal_aid", "auditor", "admin")
 
 # Sections of a person's file, plus the two system areas (audit trail, administration).
-SECTIONS = ("identity", "dna", "placement", "residence", "medical", "legal", "schooling",
-            "employment", "followups", "attachments", "case", "audit", "admin")
+# "summary" is the minimal identity (case number, name, sex, age) that partners see.
+SECTIONS = ("summary", "identity", "dna", "placement", "residence", "medical", "legal", "schooling",
+            "employment", "followups", "referrals", "attachments", "case", "audit", "admin")
 
 POLICY: dict[str, dict[str, str]] = {
-    "caseworker": {"identity": "rw", "placement": "rw", "residence": "rw", "followups": "rw",
-                   "attachments": "rw", "legal": "r", "schooling": "r", "employment": "r"},
-    "manager": {"identity": "r", "dna": "r", "placement": "r", "residence": "r", "medical": "r",
-                "legal": "r", "schooling": "r", "employment": "r", "followups": "r",
-                "attachments": "r", "case": "rw"},
-    "clinician": {"identity": "r", "medical": "rw"},
-    "police": {"identity": "r", "dna": "rw", "residence": "rw"},
-    "education": {"identity": "r", "schooling": "rw"},
-    "employment": {"identity": "r", "employment": "rw"},
-    "legal_aid": {"identity": "r", "legal": "rw"},
+    "caseworker": {"summary": "r", "identity": "rw", "placement": "rw", "residence": "rw",
+                   "followups": "rw", "referrals": "rw", "attachments": "rw", "legal": "r",
+                   "schooling": "r", "employment": "r", "case": "r"},
+    "manager": {"summary": "r", "identity": "r", "dna": "r", "placement": "r", "residence": "r",
+                "medical": "r", "legal": "r", "schooling": "r", "employment": "r", "followups": "r",
+                "referrals": "r", "attachments": "r", "case": "rw"},
+    "clinician": {"summary": "r", "medical": "rw"},
+    "police": {"summary": "r", "identity": "r", "dna": "rw", "residence": "rw"},
+    "education": {"summary": "r", "schooling": "rw"},
+    "employment": {"summary": "r", "employment": "rw"},
+    "legal_aid": {"summary": "r", "legal": "rw"},
     "auditor": {"audit": "r"},
     "admin": {"admin": "rw"},
 }
+
+# Which kind of partner organisation works on which section when a person is referred to it.
+PARTNER_SECTIONS = {"hospital": "medical", "police": "dna", "school_office": "schooling",
+                    "legal_aid": "legal", "employment_office": "employment"}
+LIVE_REFERRAL = ("pending", "active")
 
 SCOPE = {"caseworker": "subtree", "manager": "subtree", "clinician": "referral",
          "police": "referral", "education": "referral", "employment": "referral",
@@ -49,10 +55,33 @@ def allowed(role: str, action: str, section: str) -> bool:
     return _RIGHT[action] in POLICY.get(role, {}).get(section, "")
 
 
+def referral_status(user, person) -> str | None:
+    """"active", "pending" or None: the best live referral of the person to the user's organisation."""
+    from .referrals.models import Referral
+    cache = g.setdefault("_referral_status", {}) if has_request_context() else {}
+    key = (person.id, user.organisation_id)
+    if key not in cache:
+        statuses = set(db.session.scalars(select(Referral.status).where(
+            Referral.person_id == person.id, Referral.organisation_id == user.organisation_id,
+            Referral.status.in_(LIVE_REFERRAL))))
+        cache[key] = "active" if "active" in statuses else ("pending" if statuses else None)
+    return cache[key]
+
+
+def forget_referral_cache() -> None:
+    """After a referral changes within a request."""
+    if has_request_context():
+        g.pop("_referral_status", None)
+
+
 def in_scope(user, person) -> bool:
-    if SCOPE.get(user.role) != "subtree":
-        return False
-    return person.organisation.path.startswith(user.organisation.path)
+    """Does the user reach this person at all (else their existence stays hidden)?"""
+    scope = SCOPE.get(user.role)
+    if scope == "subtree":
+        return person.organisation.path.startswith(user.organisation.path)
+    if scope == "referral":
+        return referral_status(user, person) is not None
+    return False
 
 
 def can(user, action: str, person=None, section: str = "identity") -> bool:
@@ -64,7 +93,12 @@ def can(user, action: str, person=None, section: str = "identity") -> bool:
         return False
     if not allowed(user.role, action, section):
         return False
-    return person is None or in_scope(user, person)
+    if person is None:
+        return True
+    if SCOPE.get(user.role) == "referral":
+        status = referral_status(user, person)
+        return status == "active" or (status == "pending" and section == "summary")
+    return in_scope(user, person)
 
 
 def require(user, action: str, person=None, section: str = "identity") -> None:
@@ -99,8 +133,13 @@ def scoped_people(user):
     """A select() of Person restricted to the user's scope: the base of every list and search."""
     from .auth.models import Organisation
     from .people.models import Person
-    return (select(Person).join(Organisation, Person.organisation_id == Organisation.id)
-            .where(and_(organisation_scope(user))))
+    query = select(Person).join(Organisation, Person.organisation_id == Organisation.id)
+    if SCOPE.get(user.role) == "referral":
+        from .referrals.models import Referral
+        referred = select(Referral.person_id).where(Referral.organisation_id == user.organisation_id,
+                                                    Referral.status.in_(LIVE_REFERRAL))
+        return query.where(Person.id.in_(referred))
+    return query.where(organisation_scope(user))
 
 
 def scoped_organisations(user):

@@ -41,6 +41,8 @@ DEFAULTS = {
     "PAGE_SIZE": 25,
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     "KEY_ROTATION_BATCH": 500,
+    # Follow-up visits after a return, in months after the return date (followups/rules.py).
+    "FOLLOWUP_SCHEDULE_MONTHS": [1, 3, 6, 12],
 }
 
 _ENV_PREFIX = "VICTIMCARE_"

@@ -1,9 +1,17 @@
 """Home page and language switch."""
+from __future__ import annotations
+
+import datetime as dt
+
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from . import access
+from .followups.service import due_and_overdue
+from .medical.service import new_reports_count
+from .placements.residence import residence_due_count
+from .referrals.service import awaiting_partner, work_list
 from .auth.views import _safe_next
 from .extensions import db
 
@@ -12,16 +20,29 @@ main_bp = Blueprint("main", __name__)
 
 @main_bp.route("/")
 def home():
+    """What needs doing today, for whoever is logged in: each panel only where the role has it."""
+    user, today = current_user, dt.date.today()
+    todo = {
+        "counts": _caseload_counts(user) if access.can(user, "read", None, "identity") else None,
+        "residence_due": residence_due_count(user, today),
+        "followups": due_and_overdue(user, today),
+        "awaiting_partner": awaiting_partner(user) if access.allowed(user.role, "read", "referrals") else [],
+        "work_list": work_list(user) if access.SCOPE.get(user.role) == "referral" else [],
+        "new_reports": new_reports_count(user),
+    }
+    return render_template("home.html", **todo)
+
+
+def _caseload_counts(user) -> dict:
     counts = {}
-    if access.can(current_user, "read", None, "identity"):
-        base = access.scoped_people(current_user).subquery()
-        rows = db.session.execute(select(base.c.status, base.c.identity_status, func.count())
-                                  .group_by(base.c.status, base.c.identity_status)).all()
-        for status, identity_status, n in rows:
-            counts[status] = counts.get(status, 0) + n
-            if status == "open" and identity_status == "unidentified":
-                counts["unidentified"] = counts.get("unidentified", 0) + n
-    return render_template("home.html", counts=counts)
+    base = access.scoped_people(user).subquery()
+    rows = db.session.execute(select(base.c.status, base.c.identity_status, func.count())
+                              .group_by(base.c.status, base.c.identity_status)).all()
+    for status, identity_status, n in rows:
+        counts[status] = counts.get(status, 0) + n
+        if status == "open" and identity_status == "unidentified":
+            counts["unidentified"] = counts.get("unidentified", 0) + n
+    return counts
 
 
 @main_bp.route("/language/<code>")

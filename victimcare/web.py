@@ -6,7 +6,7 @@ import secrets
 
 from zoneinfo import ZoneInfo
 
-from flask import current_app, g, render_template, request, session
+from flask import current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -18,6 +18,8 @@ from .extensions import login_manager
 
 # Endpoints reachable without logging in. Everything else requires a session (fail closed).
 PUBLIC_ENDPOINTS = {"auth.login", "static", "main.language"}
+# All a user with a temporary password (set by an administrator) may do before choosing their own.
+PASSWORD_CHANGE_ENDPOINTS = {"auth.change_password", "auth.logout"}
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
@@ -34,9 +36,17 @@ def init_app(app):
     from .auth.views import admin_bp, auth_bp
     from .audit_views import audit_bp
     from .main import main_bp
+    from .employment.views import employment_bp
+    from .followups.views import followups_bp
+    from .legal.views import legal_bp
+    from .medical.views import medical_bp
     from .people.views import people_bp
+    from .placements.views import placements_bp
+    from .referrals.views import referrals_bp
+    from .schooling.views import schooling_bp
 
-    for bp in (main_bp, auth_bp, admin_bp, audit_bp, people_bp):
+    for bp in (main_bp, auth_bp, admin_bp, audit_bp, people_bp, referrals_bp, placements_bp, medical_bp,
+               legal_bp, schooling_bp, employment_bp, followups_bp):
         app.register_blueprint(bp)
 
     login_manager.user_loader(load_session_user)
@@ -54,6 +64,9 @@ def init_app(app):
     app.jinja_env.filters["ymd"] = format_date
     app.jinja_env.filters["ymdhm"] = format_datetime
     app.jinja_env.globals["get_locale"] = get_locale
+    from .medical import reports_access
+    app.jinja_env.globals["may_file_report"] = lambda: reports_access.may_file(current_user)
+    app.jinja_env.globals["is_police_station"] = lambda: reports_access.is_station(current_user)
     app.jinja_env.globals["can"] = lambda action, person=None, section="identity": \
         access.can(current_user, action, person, section)
 
@@ -64,6 +77,8 @@ def _before_request():
         return None
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
+    if current_user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+        return redirect(url_for("auth.change_password"))
     return None
 
 

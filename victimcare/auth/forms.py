@@ -64,7 +64,7 @@ class ResetPasswordForm(FlaskForm):
 
 
 class OrganisationForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Organisation name"), validators=[DataRequired(), Length(max=200)])
     kind = SelectField(_l("Kind"), choices=options((k, ORG_KIND_LABELS[k]) for k in ORG_KINDS))
     region_code = StringField(_l("Administrative division code"), validators=[
         DataRequired(), Regexp(r"^[1-9]\d{5}$", message=_l("Six digits (GB/T 2260), e.g. 320100."))])

@@ -121,6 +121,7 @@ class PersonRevision(db.Model):
     section: Mapped[str] = mapped_column(String(20))
     changed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    entry_id: Mapped[str | None] = mapped_column(String(32), index=True)  # the section entry changed
     changes_enc: Mapped[str | None] = enc_column()
 
     changes = Encrypted()  # JSON: {field: [old, new]}

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 
 from sqlalchemy import func, select, union_all
@@ -11,8 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from .. import access, audit
 from ..auth.models import Organisation, utcnow
 from ..crypto import blind_index, new_row_id, normalise_compact
+from ..entries import StaleEdit, apply_changes, check_version, record_change
 from ..extensions import db
-from .models import DNA_FIELDS, CaseCounter, Person, PersonAlias, PersonRevision
+from .models import DNA_FIELDS, CaseCounter, Person, PersonAlias
 from .rules import birth_years_for_band, format_case_number
 
 CASE_NUMBER_SHAPE = re.compile(r"^\d{6}-\d{4}-\d{5}$")
@@ -23,10 +23,6 @@ _IDENTITY_ATTRS = ("name", "sex", "date_of_birth", "id_number", "nationality", "
                    "origin_address", "contact", "rescue_date", "rescue_place", "rescuing_agency",
                    "police_case_number", "identity_status", "identified_method", "identified_on",
                    "tracing_result", "tracing_notes", "notes")
-
-
-class StaleEdit(Exception):
-    """Someone else saved this section after the form was opened."""
 
 
 def next_case_number(region_code: str, year: int) -> str:
@@ -43,28 +39,6 @@ def next_case_number(region_code: str, year: int) -> str:
         counter = db.session.scalar(query.execution_options(populate_existing=True))
     counter.last += 1
     return format_case_number(region_code, year, counter.last)
-
-
-def _plain(value):
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return value
-
-
-def _apply(person: Person, data: dict, attrs) -> dict:
-    """Set attributes from data; return {attr: [old, new]} for what changed."""
-    changes = {}
-    for attr in attrs:
-        if attr not in data:
-            continue
-        new = data[attr]
-        if isinstance(new, str):
-            new = new.strip() or None
-        old = getattr(person, attr)
-        if _plain(old) != _plain(new):
-            changes[attr] = [_plain(old), _plain(new)]
-            setattr(person, attr, new)
-    return changes
 
 
 def _apply_birth(person: Person, data: dict, today: dt.date) -> dict:
@@ -99,15 +73,6 @@ def _apply_aliases(person: Person, names: list[str]) -> dict:
     return {"aliases": [list(current), wanted]}
 
 
-def _record_revision(person: Person, section: str, changes: dict, user) -> None:
-    if not changes:
-        return
-    revision = PersonRevision(id=new_row_id(), person_id=person.id, section=section,
-                              changed_by_id=user.id, changed_at=utcnow())
-    revision.changes = json.dumps(changes, ensure_ascii=False)
-    db.session.add(revision)
-
-
 def split_aliases(text: str | None) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
@@ -117,7 +82,7 @@ def register_person(data: dict, organisation: Organisation, user, today: dt.date
     person = Person(id=new_row_id(), organisation_id=organisation.id, status="open",
                     created_by_id=user.id, created_at=utcnow())
     person.case_number = next_case_number(organisation.region_code, today.year)
-    _apply(person, data, _IDENTITY_ATTRS)
+    apply_changes(person, data, _IDENTITY_ATTRS)
     _apply_birth(person, data, today)
     db.session.add(person)
     db.session.flush()
@@ -127,14 +92,9 @@ def register_person(data: dict, organisation: Organisation, user, today: dt.date
     return person
 
 
-def _check_version(person: Person, version) -> None:
-    if str(version) != str(person.version):
-        raise StaleEdit()
-
-
 def update_identity(person: Person, data: dict, user, version, today: dt.date | None = None) -> dict:
-    _check_version(person, version)
-    changes = _apply(person, data, _IDENTITY_ATTRS)
+    check_version(person, version)
+    changes = apply_changes(person, data, _IDENTITY_ATTRS)
     changes.update(_apply_birth(person, data, today or dt.date.today()))
     changes.update(_apply_aliases(person, split_aliases(data.get("aliases"))))
     _finish_update(person, "identity", changes, user)
@@ -142,19 +102,16 @@ def update_identity(person: Person, data: dict, user, version, today: dt.date | 
 
 
 def update_dna(person: Person, data: dict, user, version) -> dict:
-    _check_version(person, version)
-    changes = _apply(person, data, DNA_FIELDS)
+    check_version(person, version)
+    changes = apply_changes(person, data, DNA_FIELDS)
     _finish_update(person, "dna", changes, user)
     return changes
 
 
 def _finish_update(person: Person, section: str, changes: dict, user) -> None:
-    if not changes:
-        return
-    _record_revision(person, section, changes, user)
-    person.updated_at = utcnow()
-    audit.record("update", object_type="person", object_id=person.id, section=section,
-                 details={"fields": sorted(changes)})
+    if changes:
+        person.updated_at = utcnow()
+        record_change(person.id, section, changes, user)
 
 
 def classify_query(q: str) -> str:

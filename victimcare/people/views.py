@@ -4,8 +4,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
@@ -13,7 +14,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import access, audit
 from ..choices import options
 from ..auth.models import CASE_HOLDING_KINDS, Organisation
+from ..entries import load_person
 from ..extensions import db
+from ..sections import FileSection, file_sections, register
 from . import service
 from .forms import (CASE_STATUS_LABELS, IDENTITY_STATUS_LABELS, METHOD_LABELS, NATIONALITY_LABELS,
                     SEX_LABELS, TRACING_LABELS, CaseloadFilterForm, DnaForm, IdentityForm, RegisterForm)
@@ -33,13 +36,14 @@ def _helpers():
             "age_band": lambda p: age_band(dt.date.today().year - p.birth_year) if p.birth_year else None}
 
 
-def get_person(person_id: str, action: str = "read", section: str = "identity") -> Person:
-    """Load, then check access (404 outside scope, 403 for a forbidden section), audited."""
-    person = db.session.get(Person, person_id) if len(person_id) <= 32 else None
-    if person is None:
-        abort(404)
-    access.require(current_user, action, person, section)
-    return person
+get_person = load_person
+
+register(FileSection("dna", _l("DNA sample"), "people.dna", order=20))
+
+
+@people_bp.app_context_processor
+def _file_sections():
+    return {"file_sections": file_sections}
 
 
 def _case_organisations():
@@ -95,10 +99,15 @@ def register():
 
 @people_bp.route("/<person_id>")
 def view(person_id: str):
-    person = get_person(person_id)
-    audit.record("view", object_type="person", object_id=person.id, section="identity")
+    """The file: identity (or, for partners, the minimal identity) and a card per readable section."""
+    person = get_person(person_id, "read", "summary")
+    cards = [(s, s.load(person)) for s in file_sections()
+             if s.summary_template and access.can(current_user, "read", person, s.key)]
+    sections = ["identity" if access.can(current_user, "read", person, "identity") else "summary"]
+    audit.record("view", object_type="person", object_id=person.id, section=sections[0],
+                 details={"sections": sections + [s.key for s, _data in cards]})
     db.session.commit()
-    return render_template("people/view.html", person=person, today=dt.date.today())
+    return render_template("people/view.html", person=person, today=dt.date.today(), cards=cards)
 
 
 def _identity_form_data(person: Person) -> dict:
@@ -159,8 +168,8 @@ def dna(person_id: str):
 
 @people_bp.route("/<person_id>/history")
 def history(person_id: str):
-    person = get_person(person_id)
-    sections = [s for s in ("identity", "dna") if access.can(current_user, "read", person, s)]
+    person = get_person(person_id, "read", "summary")
+    sections = [s for s in access.SECTIONS if access.can(current_user, "read", person, s)]
     revisions = db.session.scalars(
         select(PersonRevision).where(PersonRevision.person_id == person.id, PersonRevision.section.in_(sections))
         .order_by(PersonRevision.changed_at.desc())).all()

@@ -1,0 +1,101 @@
+"""Training-and-jobs pages: a person's services, record one, edit one (history and optimistic lock).
+
+Written by employment users of the office the person is actively referred to, for people 16 or
+older on the start date (rules.py); read by caseworkers and managers in scope (access.POLICY).
+An entry is edited only by its own office."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
+
+from .. import access, audit
+from ..entries import StaleEdit, load_entry, load_person
+from ..extensions import db
+from ..sections import FileSection, register
+from . import service
+from .forms import KIND_LABELS, OUTCOME_LABELS, PLACE_LABELS, EmploymentForm
+from .models import FIELDS, EmploymentService
+
+employment_bp = Blueprint("employment", __name__)
+SECTION = "employment"
+
+
+def _summary(person):
+    return {"entries": service.entries_of(person)}
+
+
+register(FileSection(SECTION, _l("Training and jobs"), "employment.for_person", order=60,
+                     summary_template="employment/_summary.html", load=_summary))
+
+
+@employment_bp.app_context_processor
+def _labels():
+    return {"job_labels": {"kind": KIND_LABELS, "place": PLACE_LABELS, "outcome": OUTCOME_LABELS}}
+
+
+def require_open(person) -> None:
+    """A closed file stays readable but takes no new entries or changes (DOMAIN.md section 9)."""
+    if person.status != "open":
+        abort(409)
+
+
+def require_own_office(entry) -> None:
+    """Only the office that wrote an entry changes it; others in scope are refused, audited."""
+    if entry.office_id != current_user.organisation_id:
+        audit.record_now("denied", object_type="person", object_id=entry.person_id, section=SECTION,
+                         details={"action": "write", "entry": entry.id, "status": 403})
+        abort(403)
+
+
+@employment_bp.route("/people/<person_id>/employment")
+def for_person(person_id: str):
+    person = load_person(person_id, "read", SECTION)
+    audit.record("view", object_type="person", object_id=person.id, section=SECTION)
+    db.session.commit()
+    return render_template("employment/for_person.html", person=person, entries=service.entries_of(person),
+                           can_write=access.can(current_user, "write", person, SECTION) and person.status == "open")
+
+
+def _form(person, entry=None) -> EmploymentForm:
+    data = None
+    if request.method == "GET":
+        data = ({f: getattr(entry, f) for f in FIELDS} | {"version": entry.version} if entry
+                else {"place": "local", "outcome": "ongoing"})
+    return EmploymentForm(data=data, person=person)
+
+
+@employment_bp.route("/people/<person_id>/employment/new", methods=["GET", "POST"])
+def new(person_id: str):
+    person = load_person(person_id, "write", SECTION)
+    require_open(person)
+    form = _form(person)
+    if form.validate_on_submit():
+        service.create(person, form.data, current_user)
+        db.session.commit()
+        flash(_("Service recorded."), "success")
+        return redirect(url_for("employment.for_person", person_id=person.id))
+    return render_template("employment/form.html", form=form, person=person, entry=None)
+
+
+@employment_bp.route("/employment/<entry_id>/edit", methods=["GET", "POST"])
+def edit(entry_id: str):
+    entry, person = load_entry(EmploymentService, entry_id, "write", SECTION)
+    require_own_office(entry)
+    require_open(person)
+    form = _form(person, entry)
+    if form.validate_on_submit():
+        try:
+            changes = service.update(entry, form.data, current_user, form.version.data)
+            db.session.commit()
+        except (StaleEdit, StaleDataError):
+            db.session.rollback()
+            form.form_errors.append(_("Someone else saved this entry after you opened the form. Your input "
+                                      "is kept below; check the current entry, then save again."))
+            form.version.data = db.session.get(EmploymentService, entry_id).version
+            return render_template("employment/form.html", form=form, person=person, entry=entry), 409
+        flash(_("Saved.") if changes else _("Nothing was changed."), "success")
+        return redirect(url_for("employment.for_person", person_id=person.id))
+    return render_template("employment/form.html", form=form, person=person, entry=entry)

@@ -1,0 +1,117 @@
+"""Forms of the placement and residence sections. Messages are per field; input is kept on error.
+
+Checks that need the person's other stays (overlaps, the buying-household rule) are in the
+service; the views add its messages to the fields here."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from ..choices import options
+from ..people.forms import SEX_LABELS, not_in_future
+from .rules import HOUSEHOLD_TYPES
+
+TYPE_LABELS = {"temporary_assistance": _l("Temporary assistance (临时救助)"),
+               "transit_rehabilitation": _l("Transit and rehabilitation (中转康复)"),
+               "child_welfare": _l("Child welfare institution (儿童福利机构)"),
+               "family_foster": _l("Family foster care (家庭寄养)"),
+               "return_to_family": _l("Return to family (返回家庭)"),
+               "independent_living": _l("Independent living (独立生活)")}
+RELATION_LABELS = {"none": _l("No household (institution or on her own)"),
+                   "own_family": _l("The person's own family"),
+                   "relative": _l("A relative"),
+                   "foster_family": _l("A foster family"),
+                   "buying_household": _l("The household that bought the person")}
+
+
+def _blank_to_none(value):
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+class PlacementForm(FlaskForm):
+    version = HiddenField()
+    placement_type = SelectField(_l("Type of placement"), choices=options(TYPE_LABELS))
+    organisation_id = SelectField(_l("Institution"), coerce=lambda v: int(v) if v else None,
+                                  validate_choice=True,
+                                  description=_l("A shelter or bureau in your scope; or leave empty and "
+                                                 "give a name below."))
+    institution_name = StringField(_l("Other institution or household"),
+                                   validators=[Optional(), Length(max=200)], filters=[_blank_to_none],
+                                   description=_l("E.g. the foster family or a welfare home outside the system."))
+    household_relation = SelectField(_l("Receiving household's relation to the case"),
+                                     choices=options(RELATION_LABELS), default="none")
+    admitted_on = DateField(_l("Admission date"), validators=[InputRequired(), not_in_future])
+    reason = TextAreaField(_l("Reason for the placement"), validators=[Optional(), Length(max=4000)])
+    discharged_on = DateField(_l("Discharge date"), validators=[Optional(), not_in_future])
+    discharge_reason = TextAreaField(_l("Reason for the discharge"), validators=[Optional(), Length(max=4000)])
+
+    def validate(self, extra_validators=None):
+        ok = super().validate(extra_validators)
+        return self._cross_checks() and ok
+
+    def _cross_checks(self) -> bool:
+        ok = True
+        if self.organisation_id.data is None and not self.institution_name.data \
+                and not self.organisation_id.errors:
+            self.organisation_id.errors.append(_l("Choose an institution or give its name."))
+            ok = False
+        if self.placement_type.data in HOUSEHOLD_TYPES and self.household_relation.data == "none":
+            self.household_relation.errors.append(_l("Say whose household receives the person."))
+            ok = False
+        admitted, discharged = self.admitted_on.data, self.discharged_on.data
+        if admitted and discharged and discharged < admitted and not self.discharged_on.errors:
+            self.discharged_on.errors.append(_l("The discharge date is before the admission date."))
+            ok = False
+        if self.discharge_reason.data and not discharged and not self.discharged_on.errors:
+            self.discharged_on.errors.append(_l("A discharge reason needs a discharge date."))
+            ok = False
+        return ok
+
+
+class AdmissionForm(PlacementForm):
+    transfer = BooleanField(_l("Transfer: discharge the current stay on this admission date"))
+
+
+class DischargeForm(FlaskForm):
+    version = HiddenField()
+    discharged_on = DateField(_l("Discharge date"), validators=[InputRequired(), not_in_future])
+    discharge_reason = TextAreaField(_l("Reason for the discharge"),
+                                     validators=[DataRequired(), Length(max=4000)])
+
+
+class ApplicationForm(FlaskForm):
+    """The draft application, pre-filled from the file; the caseworker corrects and completes it."""
+    version = HiddenField()
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=100)], filters=[_blank_to_none],
+                       description=_l("The name the person uses; the police register it."))
+    sex = SelectField(_l("Sex"), choices=options(SEX_LABELS))
+    date_of_birth = DateField(_l("Date of birth"), validators=[Optional(), not_in_future])
+    birth_year = IntegerField(_l("Estimated year of birth"), validators=[Optional(), NumberRange(1900, 2100)])
+    rescue_date = DateField(_l("Rescue date"), validators=[Optional(), not_in_future])
+    institution = StringField(_l("Institution"), validators=[DataRequired(), Length(max=200)])
+    statement = TextAreaField(_l("Statement of the circumstances"), validators=[DataRequired(), Length(max=10000)],
+                              description=_l("How the person came to the institution, the tracing done so far, "
+                                             "and why the identity could not be established."))
+
+    def validate(self, extra_validators=None):
+        ok = super().validate(extra_validators)
+        if self.birth_year.data is None and self.date_of_birth.data is None \
+                and not self.birth_year.errors and not self.date_of_birth.errors:
+            self.birth_year.errors.append(_l("Give a date of birth or an estimated year of birth."))
+            ok = False
+        return ok
+
+
+class SubmissionForm(FlaskForm):
+    version = HiddenField()
+    police_organisation_id = SelectField(_l("Public security office"), coerce=int, validate_choice=True)
+    submitted_on = DateField(_l("Submitted on"), validators=[InputRequired(), not_in_future])
+
+
+class RegistrationForm(FlaskForm):
+    version = HiddenField()
+    registered_on = DateField(_l("Registered on"), validators=[InputRequired(), not_in_future])
+    hukou_number = StringField(_l("Hukou number (户号) or resident ID number"),
+                               validators=[DataRequired(), Length(max=40)], filters=[_blank_to_none])

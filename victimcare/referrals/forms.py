@@ -1,0 +1,15 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+
+class ReferralForm(FlaskForm):
+    organisation_id = SelectField(_l("Partner organisation"), coerce=int, validate_choice=True)
+    purpose = TextAreaField(_l("Purpose of the referral"), validators=[DataRequired(), Length(max=2000)],
+                            description=_l("What the partner is asked to do. The partner sees it with the "
+                                           "person's case number, name, sex and age only."))
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])

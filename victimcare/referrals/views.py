@@ -1,0 +1,139 @@
+"""Referral pages: a person's referrals, refer, the partner's work list, accept/decline, close."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import access, audit
+from ..auth.forms import ORG_KIND_LABELS, ButtonForm
+from ..auth.models import Organisation
+from ..choices import options
+from ..entries import load_entry, load_person
+from ..extensions import db
+from ..sections import FileSection, register
+from . import service
+from .forms import ReasonForm, ReferralForm
+from .models import Referral
+
+referrals_bp = Blueprint("referrals", __name__)
+
+STATUS_LABELS = {"pending": _l("Awaiting the partner"), "active": _l("Active"),
+                 "declined": _l("Declined"), "closed": _l("Closed")}
+SECTION_LABELS = {"medical": _l("Medical care"), "dna": _l("Identity checks and DNA"),
+                  "schooling": _l("School"), "legal": _l("Legal aid"), "employment": _l("Training and jobs")}
+_ERRORS = {"not_a_partner": _l("This organisation does not take referrals."),
+           "already_referred": _l("This person is already referred to this organisation.")}
+
+
+def _summary(person):
+    rows = db.session.scalars(select(Referral).where(Referral.person_id == person.id)
+                              .order_by(Referral.created_at.desc())).all()
+    return {"referrals": rows}
+
+
+register(FileSection("referrals", _l("Referrals"), "referrals.for_person", order=80,
+                     summary_template="referrals/_summary.html", load=_summary))
+
+
+@referrals_bp.app_context_processor
+def _labels():
+    return {"referral_status_labels": STATUS_LABELS, "referral_section_labels": SECTION_LABELS}
+
+
+@referrals_bp.route("/people/<person_id>/referrals", methods=["GET", "POST"])
+def for_person(person_id: str):
+    person = load_person(person_id, "read", "referrals")
+    can_refer = access.can(current_user, "write", person, "referrals") and person.status == "open"
+    form = ReferralForm()
+    partners = service.partner_organisations()
+    form.organisation_id.choices = options((o.id, f"{o.name}（{ORG_KIND_LABELS[o.kind]}）") for o in partners)
+    if form.is_submitted():
+        access.require(current_user, "write", person, "referrals")
+        if person.status != "open":
+            abort(409)
+        if form.validate():
+            try:
+                service.refer(person, db.session.get(Organisation, form.organisation_id.data),
+                              form.purpose.data, current_user)
+            except service.ReferralError as exc:
+                form.organisation_id.errors.append(_ERRORS[str(exc)])
+            else:
+                db.session.commit()
+                flash(_("Referred. The partner sees the referral in their work list."), "success")
+                return redirect(url_for("referrals.for_person", person_id=person.id))
+    else:
+        audit.record("view", object_type="person", object_id=person.id, section="referrals")
+        db.session.commit()
+    rows = _summary(person)["referrals"]
+    return render_template("referrals/for_person.html", person=person, referrals=rows, form=form,
+                           can_refer=can_refer, button=ButtonForm(), reason_form=ReasonForm())
+
+
+def _load_own_referral(referral_id: str) -> Referral:
+    """A partner acting on a referral to their own organisation."""
+    referral = db.session.get(Referral, referral_id) if len(referral_id) <= 32 else None
+    if referral is None or access.SCOPE.get(current_user.role) != "referral" \
+            or referral.organisation_id != current_user.organisation_id:
+        audit.record_now("denied", object_type="referral", object_id=referral_id, section="referrals",
+                         details={"status": 404})
+        abort(404)
+    return referral
+
+
+@referrals_bp.route("/referrals/<referral_id>/accept", methods=["POST"])
+def accept(referral_id: str):
+    referral = _load_own_referral(referral_id)
+    if ButtonForm().validate_on_submit() and referral.status == "pending":
+        service.accept(referral, current_user)
+        db.session.commit()
+        flash(_("Accepted. You can now work on this person's %(section)s section.",
+                section=SECTION_LABELS[referral.section]), "success")
+    return redirect(url_for("referrals.work_list"))
+
+
+@referrals_bp.route("/referrals/<referral_id>/decline", methods=["GET", "POST"])
+def decline(referral_id: str):
+    referral = _load_own_referral(referral_id)
+    if referral.status != "pending":
+        return redirect(url_for("referrals.work_list"))
+    form = ReasonForm()
+    if form.validate_on_submit():
+        service.decline(referral, form.reason.data, current_user)
+        db.session.commit()
+        flash(_("Declined. The caseworker sees your reason."), "success")
+        return redirect(url_for("referrals.work_list"))
+    return render_template("referrals/reason.html", form=form, referral=referral,
+                           title=_("Decline the referral"))
+
+
+@referrals_bp.route("/referrals/<referral_id>/close", methods=["GET", "POST"])
+def close(referral_id: str):
+    referral, person = load_entry(Referral, referral_id, "write", "referrals")
+    if not referral.live:
+        return redirect(url_for("referrals.for_person", person_id=person.id))
+    form = ReasonForm()
+    if form.validate_on_submit():
+        service.close(referral, form.reason.data, current_user)
+        db.session.commit()
+        flash(_("Referral closed: the partner's access ended."), "success")
+        return redirect(url_for("referrals.for_person", person_id=person.id))
+    return render_template("referrals/reason.html", form=form, referral=referral,
+                           title=_("Close the referral"))
+
+
+@referrals_bp.route("/referrals/")
+def work_list():
+    if access.SCOPE.get(current_user.role) == "referral":
+        rows = service.work_list(current_user)
+        mode = "partner"
+    elif access.allowed(current_user.role, "read", "referrals"):
+        rows = service.awaiting_partner(current_user)
+        mode = "caseworker"
+    else:
+        access.require_area(current_user, "read", "referrals")
+    audit.record("list", object_type="referral", section="referrals", details={"results": len(rows)})
+    db.session.commit()
+    return render_template("referrals/work_list.html", referrals=rows, mode=mode, button=ButtonForm())
