@@ -3,7 +3,6 @@ import datetime as dt
 import html
 
 import pytest
-from flask import g
 from sqlalchemy import func, select
 
 from victimcare.audit import AuditEvent

@@ -113,3 +113,19 @@ def load_entry(model, entry_id: str, action: str, section: str):
         abort(404)
     person = load_person(entry.person_id, action, section)
     return entry, person
+
+
+def require_open(person) -> None:
+    """A closed file stays readable but takes no new entries or changes (DOMAIN.md section 9)."""
+    if person.status != "open":
+        abort(409)
+
+
+def require_own_organisation(entry, section: str, owner: str = "office_id") -> None:
+    """Only the organisation that wrote an entry changes it (a hospital's costs are on its own
+    ledger, a legal-aid centre answers for its own case); others in scope get 403, audited."""
+    if getattr(entry, owner) != current_user.organisation_id:
+        audit.record_now("denied", object_type="person", object_id=entry.person_id, section=section,
+                         details={"action": "write", "entry": entry.id, "status": 403,
+                                  "reason": "other_organisation"})
+        abort(403)

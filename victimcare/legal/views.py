@@ -4,7 +4,7 @@ Written by legal_aid users of the centre the person is actively referred to; rea
 and managers in scope (access.POLICY). An entry is edited only by its own centre."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .. import access, audit
 from ..choices import options
-from ..entries import StaleEdit, load_entry, load_person
+from ..entries import StaleEdit, load_entry, load_person, require_open, require_own_organisation
 from ..extensions import db
 from ..sections import FileSection, register
 from . import service
@@ -34,20 +34,6 @@ register(FileSection(SECTION, _l("Legal aid"), "legal.for_person", order=50,
 @legal_bp.app_context_processor
 def _labels():
     return {"legal_labels": {"matter": MATTER_LABELS, "status": STATUS_LABELS}}
-
-
-def require_open(person) -> None:
-    """A closed file stays readable but takes no new entries or changes (DOMAIN.md section 9)."""
-    if person.status != "open":
-        abort(409)
-
-
-def require_own_office(entry, section: str) -> None:
-    """Only the organisation that wrote an entry changes it; others in scope are refused, audited."""
-    if entry.office_id != current_user.organisation_id:
-        audit.record_now("denied", object_type="person", object_id=entry.person_id, section=section,
-                         details={"action": "write", "entry": entry.id, "status": 403})
-        abort(403)
 
 
 @legal_bp.route("/people/<person_id>/legal")
@@ -85,7 +71,7 @@ def new(person_id: str):
 @legal_bp.route("/legal/<entry_id>/edit", methods=["GET", "POST"])
 def edit(entry_id: str):
     entry, person = load_entry(LegalAid, entry_id, "write", SECTION)
-    require_own_office(entry, SECTION)
+    require_own_organisation(entry, SECTION)
     require_open(person)
     form = _form(entry)
     if form.validate_on_submit():

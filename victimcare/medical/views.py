@@ -2,14 +2,14 @@
 the person is actively referred to write; managers read). Reports to the police: report_views.py."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import access, audit
-from ..entries import load_entry, load_person
+from ..entries import load_entry, load_person, require_open, require_own_organisation
 from ..extensions import db
 from ..sections import FileSection, register
 from . import rules, service
@@ -43,11 +43,6 @@ def _can_write(person) -> bool:
     return access.can(current_user, "write", person, "medical") and person.status == "open"
 
 
-def _require_open(person) -> None:
-    if person.status != "open":
-        abort(409)
-
-
 def _render_section(person, visit_form=None, disability_form=None, status=200):
     visits = service.visits_of(person)
     can_write = _can_write(person)
@@ -68,7 +63,7 @@ def for_person(person_id: str):
 @medical_bp.route("/people/<person_id>/medical/visits", methods=["POST"])
 def add_visit(person_id: str):
     person = load_person(person_id, "write", "medical")
-    _require_open(person)
+    require_open(person)
     form = VisitForm()
     if not form.validate_on_submit():
         return _render_section(person, visit_form=form)
@@ -81,7 +76,7 @@ def add_visit(person_id: str):
 @medical_bp.route("/people/<person_id>/medical/assessments", methods=["POST"])
 def add_assessment(person_id: str):
     person = load_person(person_id, "write", "medical")
-    _require_open(person)
+    require_open(person)
     form = DisabilityForm()
     if not form.validate_on_submit():
         return _render_section(person, disability_form=form)
@@ -95,12 +90,8 @@ def _load_own(model, entry_id: str):
     """An entry to edit: the person must be in reach for writing, and the entry recorded by the
     user's own hospital (another hospital's costs are on its ledger, not ours)."""
     entry, person = load_entry(model, entry_id, "write", "medical")
-    if entry.organisation_id != current_user.organisation_id:
-        audit.record_now("denied", object_type="person", object_id=person.id, section="medical",
-                         details={"action": "write", "entry": entry.id, "status": 403,
-                                  "reason": "other_hospital"})
-        abort(403)
-    _require_open(person)
+    require_own_organisation(entry, "medical", owner="organisation_id")
+    require_open(person)
     return entry, person
 
 

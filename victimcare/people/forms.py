@@ -10,7 +10,6 @@ from wtforms import (BooleanField, DateField, HiddenField, IntegerField, SelectF
 from wtforms.validators import NumberRange, Optional, Length, ValidationError
 
 from ..choices import options
-from .models import IDENTIFICATION_METHODS, SEXES, TRACING_RESULTS
 from .rules import AGE_BANDS, division_code_problem, id_birth_date, id_number_problem, normalise_id_number
 
 SEX_LABELS = {"female": _l("Female"), "male": _l("Male"), "unknown": _l("Unknown")}

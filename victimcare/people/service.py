@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import access, audit
 from ..auth.models import Organisation, utcnow
 from ..crypto import blind_index, new_row_id, normalise_compact
-from ..entries import StaleEdit, apply_changes, check_version, record_change
+from ..entries import apply_changes, check_version, record_change
 from ..extensions import db
 from .models import DNA_FIELDS, CaseCounter, Person, PersonAlias
 from .rules import birth_years_for_band, format_case_number

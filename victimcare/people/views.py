@@ -14,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import access, audit
 from ..choices import options
 from ..auth.models import CASE_HOLDING_KINDS, Organisation
-from ..entries import load_person
+from ..entries import StaleEdit, load_person
 from ..extensions import db
 from ..sections import FileSection, file_sections, register
 from . import service
@@ -127,7 +127,7 @@ def edit(person_id: str):
         try:
             changes = service.update_identity(person, form.data, current_user, form.version.data)
             db.session.commit()
-        except (service.StaleEdit, StaleDataError):
+        except (StaleEdit, StaleDataError):
             db.session.rollback()
             return _conflict(form, person)
         flash(_("Saved.") if changes else _("Nothing was changed."), "success")
@@ -156,7 +156,7 @@ def dna(person_id: str):
         try:
             service.update_dna(person, form.data, current_user, form.version.data)
             db.session.commit()
-        except (service.StaleEdit, StaleDataError):
+        except (StaleEdit, StaleDataError):
             db.session.rollback()
             form.form_errors.append(_("Someone else saved this file after you opened the form. "
                                       "Your input is kept below."))

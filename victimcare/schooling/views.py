@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import access, audit
-from ..entries import StaleEdit, load_entry, load_person
+from ..entries import StaleEdit, load_entry, load_person, require_open, require_own_organisation
 from ..extensions import db
 from ..sections import FileSection, register
 from . import service
@@ -35,20 +35,6 @@ register(FileSection(SECTION, _l("School"), "schooling.for_person", order=55,
 @schooling_bp.app_context_processor
 def _labels():
     return {"school_labels": {"grade": GRADE_LABELS, "step": STEP_LABELS}}
-
-
-def require_open(person) -> None:
-    """A closed file stays readable but takes no new entries or changes (DOMAIN.md section 9)."""
-    if person.status != "open":
-        abort(409)
-
-
-def require_own_office(entry) -> None:
-    """Only the office that wrote an entry changes it; others in scope are refused, audited."""
-    if entry.office_id != current_user.organisation_id:
-        audit.record_now("denied", object_type="person", object_id=entry.person_id, section=SECTION,
-                         details={"action": "write", "entry": entry.id, "status": 403})
-        abort(403)
 
 
 @schooling_bp.route("/people/<person_id>/schooling")
@@ -84,7 +70,7 @@ def new(person_id: str):
 @schooling_bp.route("/schooling/<entry_id>/edit", methods=["GET", "POST"])
 def edit(entry_id: str):
     entry, person = load_entry(SchoolEnrolment, entry_id, "write", SECTION)
-    require_own_office(entry)
+    require_own_organisation(entry, SECTION)
     require_open(person)
     form = _form(person, entry)
     if form.validate_on_submit():
