@@ -1,4 +1,6 @@
-"""`flask demo`: idempotent, one user per role, and nothing identifying stored in plaintext."""
+"""`flask demo`: idempotent, one user per role, every section of the file shown in varied states,
+and nothing identifying stored in plaintext."""
+import datetime as dt
 import glob
 import os
 import stat
@@ -6,11 +8,22 @@ import stat
 import pytest
 from sqlalchemy import String, Text, func, select
 
-from victimcare import access
+from victimcare import access, audit
 from victimcare.auth.models import Organisation, User
+from victimcare.employment.models import EmploymentService
 from victimcare.extensions import db
-from victimcare.people.models import Person, PersonAlias
+from victimcare.followups import service as followups
+from victimcare.followups.models import CaseStatusChange, FollowupVisit, PersonReturn
+from victimcare.followups.rules import visit_state
+from victimcare.legal.models import LegalAid
+from victimcare.medical.models import DisabilityAssessment, MedicalVisit, TraffickingReport
+from victimcare.people.models import Person, PersonAlias, PersonRevision
 from victimcare.people.rules import id_birth_date, id_number_problem
+from victimcare.placements import residence
+from victimcare.placements.models import Placement, ResidenceApplication
+from victimcare.placements.service import stays_of
+from victimcare.referrals.models import Referral
+from victimcare.schooling.models import SchoolEnrolment
 
 
 @pytest.fixture
@@ -26,9 +39,17 @@ def demo(app, tmp_path, monkeypatch):
     return run
 
 
+COUNTED = (Organisation, User, Person, PersonAlias, PersonRevision, Placement, ResidenceApplication, Referral,
+           MedicalVisit, DisabilityAssessment, TraffickingReport, LegalAid, SchoolEnrolment, EmploymentService,
+           PersonReturn, FollowupVisit, CaseStatusChange)
+
+
 def counts():
-    return tuple(db.session.scalar(select(func.count()).select_from(model))
-                 for model in (Organisation, User, Person, PersonAlias))
+    return tuple(db.session.scalar(select(func.count()).select_from(model)) for model in COUNTED)
+
+
+def user(username):
+    return db.session.scalar(select(User).where(User.username == username))
 
 
 def test_demo_is_idempotent_with_one_user_per_role(app, demo, tmp_path):
@@ -44,7 +65,7 @@ def test_demo_is_idempotent_with_one_user_per_role(app, demo, tmp_path):
         assert password in first.output
 
     second = demo()
-    assert counts() == after_first
+    assert counts() == after_first  # nothing added to any section either
     assert "already present" in second.output
     assert credentials.read_text(encoding="utf-8").count("\t") == len(access.ROLES)  # nothing appended
 
@@ -111,3 +132,81 @@ def test_no_plaintext_in_sqlite_file(app, demo):
     assert "示范市民政局".encode() in raw
     leaked = sorted(s for s in secrets if s.encode("utf-8") in raw)
     assert leaked == []
+
+
+def test_demo_shows_every_section_in_varied_states(app, demo):
+    demo()
+    today = dt.date.today()
+    manager, police, clinician = user("manager"), user("police"), user("clinician")
+    people = db.session.scalars(select(Person)).all()
+    shelters = {o.id for o in db.session.scalars(select(Organisation).where(Organisation.kind == "shelter"))}
+
+    # placements: everyone admitted to a shelter on or after the rescue date; some transferred
+    for person in people:
+        stays = stays_of(person)
+        first = min(stays, key=lambda s: s.admitted_on)
+        assert first.organisation_id in shelters and first.admitted_on >= person.rescue_date
+    transferred = [p for p in people if {s.organisation_id for s in stays_of(p)} >= shelters]
+    assert len(transferred) >= 2 and len(shelters) == 2
+
+    # the residence rule: every state on the manager's list
+    rows = residence.residence_rows(manager, today)
+    states = residence.counts(rows)
+    assert all(states[state] >= 1 for state in ("not_due", "due", "overdue", "drafted", "submitted", "registered")), \
+        states
+    assert all(r.status.days_left > 0 for r in rows if r.status.state == "not_due")
+    submitted = [r for r in rows if r.status.state == "submitted"]
+    for row in submitted:
+        application = db.session.get(ResidenceApplication, row.application_id)
+        referral = db.session.get(Referral, application.referral_id)
+        assert referral.organisation_id == police.organisation_id
+    [registered] = [db.session.get(ResidenceApplication, r.application_id) for r in rows
+                    if r.status.state == "registered"]
+    assert registered.registered_by_id == police.id and registered.hukou_number
+
+    # referrals to the hospital in every state; medical visits with costs; an assessment; a report
+    hospital = db.session.scalars(select(Referral.status).where(
+        Referral.organisation_id == clinician.organisation_id)).all()
+    assert {"pending", "active", "declined"} <= set(hospital)
+    declined = db.session.scalar(select(Referral).where(Referral.status == "declined"))
+    assert declined.decline_reason
+    visits = db.session.scalars(select(MedicalVisit)).all()
+    assert visits and all(v.insurance_paid < v.total_cost and v.self_pay == v.total_cost - v.insurance_paid
+                          for v in visits)
+    assert {v.visit_type for v in visits} >= {"basic_medical", "psychological_counselling"}
+    assert db.session.scalar(select(func.count()).select_from(DisabilityAssessment)) >= 1
+    [report] = db.session.scalars(select(TraffickingReport)).all()
+    assert (report.reporter_organisation_id, report.police_organisation_id) == \
+        (clinician.organisation_id, police.organisation_id)
+
+    # legal aid, schooling, training and jobs, each through an active (or since closed) referral
+    legal = db.session.scalars(select(LegalAid)).all()
+    assert legal and "concluded" in {e.status for e in legal}
+    assert db.session.scalar(select(func.count()).select_from(SchoolEnrolment)) >= 3
+    assert db.session.scalar(select(func.count()).select_from(EmploymentService)) >= 3
+    for model in (LegalAid, SchoolEnrolment, EmploymentService):
+        for entry in db.session.scalars(select(model)):
+            assert db.session.scalar(select(Referral.id).where(Referral.person_id == entry.person_id,
+                                                               Referral.organisation_id == entry.office_id))
+
+    # returns of every kind; follow-up visits done, due, overdue and upcoming
+    assert {r.kind for r in db.session.scalars(select(PersonReturn))} == {"family", "handover", "repatriation"}
+    visit_states = {visit_state(v.due_date, v.done_on, today) for v in db.session.scalars(select(FollowupVisit))}
+    assert visit_states == {"done", "due", "overdue", "upcoming"}
+    due = followups.due_and_overdue(manager, today)
+    assert {d.state for d in due} == {"due", "overdue"}
+
+    # a few files closed by the manager, with a reason
+    closed = [p for p in people if p.status == "closed"]
+    assert 2 <= len(closed) <= 5
+    for person in closed:
+        [change] = followups.status_history(person)
+        assert change.created_by_id == manager.id and change.reason
+
+    # all of it in the history and a verifiable audit trail
+    sections = set(db.session.scalars(select(audit.AuditEvent.section).where(
+        audit.AuditEvent.action.in_(("create", "update")))))
+    assert {"identity", "placement", "residence", "referrals", "dna", "medical", "reports", "legal", "schooling",
+            "employment", "followups", "case"} <= sections
+    result = audit.verify()
+    assert result.ok, result.reason

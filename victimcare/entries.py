@@ -86,7 +86,8 @@ def record_change(person_id: str, section: str, changes: dict, user, *, entry=No
     details = {"fields": sorted(changes)}
     if entry is not None:
         details["entry"] = entry.id
-    audit.record(action, object_type="person", object_id=person_id, section=section, details=details)
+    audit.record(action, object_type="person", object_id=person_id, section=section, details=details,
+                 user=user)
 
 
 def new_entry(model, person, user, **values):

@@ -88,7 +88,7 @@ def register_person(data: dict, organisation: Organisation, user, today: dt.date
     db.session.flush()
     _apply_aliases(person, split_aliases(data.get("aliases")))
     audit.record("create", object_type="person", object_id=person.id, section="identity",
-                 details={"case_number": person.case_number})
+                 details={"case_number": person.case_number}, user=user)
     return person
 
 
