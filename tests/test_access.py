@@ -12,17 +12,17 @@ from .test_people import listed
 
 SECTIONS = access.SECTIONS
 # The policy written out by hand: a change to access.POLICY must change this table too.
-#            summary identity dna placement residence medical legal schooling employment followups referrals attachments case audit admin
+#            summary identity dna placement residence medical legal schooling employment followups referrals disclosures attachments case audit admin
 EXPECTED = {
-    "caseworker": "r rw - rw rw - r r r rw rw rw r - -",
-    "manager":    "r r r r r r r r r r r r rw - -",
-    "clinician":  "r - - - - rw - - - - - - - - -",
-    "police":     "r r rw - rw - - - - - - - - - -",
-    "education":  "r - - - - - - rw - - - - - - -",
-    "employment": "r - - - - - - - rw - - - - - -",
-    "legal_aid":  "r - - - - - rw - - - - - - - -",
-    "auditor":    "- - - - - - - - - - - - - r -",
-    "admin":      "- - - - - - - - - - - - - - rw",
+    "caseworker": "r rw - rw rw - r r r rw rw rw rw r - -",
+    "manager":    "r r r r r r r r r r r rw r rw - -",
+    "clinician":  "r - - - - rw - - - - - - - - - -",
+    "police":     "r r rw - rw - - - - - - - - - - -",
+    "education":  "r - - - - - - rw - - - - - - - -",
+    "employment": "r - - - - - - - rw - - - - - - -",
+    "legal_aid":  "r - - - - - rw - - - - - - - - -",
+    "auditor":    "- - - - - - - - - - - - - - r -",
+    "admin":      "- - - - - - - - - - - - - - - rw",
 }
 HOME = {"caseworker": "shelter_a", "manager": "bureau", "clinician": "hospital", "police": "police",
         "education": "bureau", "employment": "bureau", "legal_aid": "bureau", "auditor": "supervision",

@@ -20,15 +20,15 @@ ROLES = ("caseworker", "clinician", "manager", "police", "education", "employmen
 # Sections of a person's file, plus the two system areas (audit trail, administration).
 # "summary" is the minimal identity (case number, name, sex, age) that partners see.
 SECTIONS = ("summary", "identity", "dna", "placement", "residence", "medical", "legal", "schooling",
-            "employment", "followups", "referrals", "attachments", "case", "audit", "admin")
+            "employment", "followups", "referrals", "disclosures", "attachments", "case", "audit", "admin")
 
 POLICY: dict[str, dict[str, str]] = {
     "caseworker": {"summary": "r", "identity": "rw", "placement": "rw", "residence": "rw",
-                   "followups": "rw", "referrals": "rw", "attachments": "rw", "legal": "r",
+                   "followups": "rw", "referrals": "rw", "disclosures": "rw", "attachments": "rw", "legal": "r",
                    "schooling": "r", "employment": "r", "case": "r"},
     "manager": {"summary": "r", "identity": "r", "dna": "r", "placement": "r", "residence": "r",
                 "medical": "r", "legal": "r", "schooling": "r", "employment": "r", "followups": "r",
-                "referrals": "r", "attachments": "r", "case": "rw"},
+                "referrals": "r", "disclosures": "rw", "attachments": "r", "case": "rw"},
     "clinician": {"summary": "r", "medical": "rw"},
     "police": {"summary": "r", "identity": "r", "dna": "rw", "residence": "rw"},
     "education": {"summary": "r", "schooling": "rw"},

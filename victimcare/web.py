@@ -36,17 +36,23 @@ def init_app(app):
     from .auth.views import admin_bp, auth_bp
     from .audit_views import audit_bp
     from .main import main_bp
+    from .disclosures.views import disclosures_bp
     from .employment.views import employment_bp
     from .followups.views import followups_bp
     from .legal.views import legal_bp
     from .medical.views import medical_bp
     from .people.views import people_bp
     from .placements.views import placements_bp
+    from .portability.views import portability_bp
     from .referrals.views import referrals_bp
+    from .reports.ledger_views import ledgers_bp
+    from .reports.stats_views import stats_bp
+    from .reports.views import reports_bp
     from .schooling.views import schooling_bp
 
     for bp in (main_bp, auth_bp, admin_bp, audit_bp, people_bp, referrals_bp, placements_bp, medical_bp,
-               legal_bp, schooling_bp, employment_bp, followups_bp):
+               legal_bp, schooling_bp, employment_bp, followups_bp, disclosures_bp, reports_bp, stats_bp,
+               ledgers_bp, portability_bp):
         app.register_blueprint(bp)
 
     login_manager.user_loader(load_session_user)
