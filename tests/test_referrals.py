@@ -1,9 +1,14 @@
-"""Referrals: a partner reaches a person only while referred, and only its own section."""
+"""Referrals: a partner reaches a person only while referred, and only its own section; every
+referral records consent or the legal basis in the disclosure log."""
+import datetime as dt
+
 import pytest
 from sqlalchemy import select
 
 from victimcare import access
 from victimcare.audit import AuditEvent
+from victimcare.disclosures.models import Disclosure
+from victimcare.disclosures.service import DisclosureRefused
 from victimcare.extensions import db
 from victimcare.referrals import service
 from victimcare.referrals.models import Referral
@@ -34,6 +39,9 @@ def refer(person, org, by, accept_as=None):
     return referral
 
 
+CONSENT = {"basis": "consent", "consent_given_by": "person", "consent_given_on": "2026-01-05"}
+
+
 def denials(object_id):
     return db.session.scalars(select(AuditEvent).where(AuditEvent.action == "denied",
                                                        AuditEvent.object_id == object_id)).all()
@@ -42,23 +50,80 @@ def denials(object_id):
 def test_caseworker_refers_through_the_form(client, orgs, caseworker, person):
     login(client, caseworker)
     url = f"/people/{person.id}/referrals"
-    response = post_form(client, url, {"organisation_id": str(orgs["hospital"].id), "purpose": "心理评估"})
+    response = post_form(client, url, {"organisation_id": str(orgs["hospital"].id), "purpose": "心理评估",
+                                       **CONSENT})
     assert response.status_code == 302
     referral = db.session.scalar(select(Referral).where(Referral.person_id == person.id))
     assert (referral.status, referral.section, referral.organisation_id) == ("pending", "medical", orgs["hospital"].id)
     assert referral.purpose == "心理评估" and "心理评估" not in referral.purpose_enc
     page = client.get(url)
     assert "心理评估" in page.text
+    disclosure = db.session.scalar(select(Disclosure).where(Disclosure.person_id == person.id))
+    assert (disclosure.kind, disclosure.recipient_organisation_id, disclosure.sections, disclosure.entry_id) == \
+        ("referral", orgs["hospital"].id, "medical", referral.id)
+    assert (disclosure.basis, disclosure.consent_given_by, disclosure.consent_given_on) == \
+        ("consent", "person", dt.date(2026, 1, 5))
+    log = client.get(f"/people/{person.id}/disclosures")
+    assert log.status_code == 200
+    assert orgs["hospital"].name in log.text and "2026-01-05" in log.text and "心理评估" in log.text
+
+
+@pytest.mark.parametrize("basis, field", [
+    ({}, "basis"),
+    ({"basis": "consent", "consent_given_on": "2026-01-05"}, "consent_given_by"),
+    ({"basis": "consent", "consent_given_by": "guardian"}, "consent_given_on"),
+    ({"basis": "consent", "consent_given_by": "guardian", "consent_given_on": "2999-01-01"}, "consent_given_on"),
+    ({"basis": "legal_basis", "legal_basis": "   "}, "legal_basis"),
+])
+def test_referral_without_consent_or_legal_basis_is_refused(client, orgs, caseworker, person, basis, field):
+    login(client, caseworker)
+    url = f"/people/{person.id}/referrals"
+    response = post_form(client, url, {"organisation_id": str(orgs["hospital"].id), "purpose": "无依据转介",
+                                       **basis})
+    assert response.status_code == 200
+    assert f'id="{field}-error"' in response.text and "无依据转介" in response.text
+    assert db.session.scalar(select(Referral.id)) is None
+    assert db.session.scalar(select(Disclosure.id)) is None
+
+
+def test_referral_on_a_legal_basis_is_logged_with_it(client, orgs, caseworker, person):
+    login(client, caseworker)
+    url = f"/people/{person.id}/referrals"
+    response = post_form(client, url, {"organisation_id": str(orgs["police"].id), "purpose": "身份核查",
+                                       "basis": "legal_basis", "legal_basis": "公安机关调取证据通知书 第12号",
+                                       "consent_given_by": "person"})
+    assert response.status_code == 302
+    disclosure = db.session.scalar(select(Disclosure))
+    assert (disclosure.basis, disclosure.consent_given_by, disclosure.legal_basis, disclosure.sections) == \
+        ("legal_basis", None, "公安机关调取证据通知书 第12号", "dna")
+    assert "第12号" not in disclosure.legal_basis_enc
+    assert "第12号" in client.get(f"/people/{person.id}/disclosures").text
+
+
+def test_service_refuses_an_explicitly_empty_basis_and_writes_nothing(orgs, caseworker, person):
+    with pytest.raises(DisclosureRefused):
+        service.refer(person, orgs["hospital"], "请诊治", caseworker, basis=None)
+    db.session.commit()
+    assert db.session.scalar(select(Referral.id)) is None
+    assert db.session.scalar(select(Disclosure.id)) is None
+
+
+def test_internal_callers_get_the_documented_default_legal_basis(orgs, caseworker, person):
+    referral = refer(person, orgs["police"], caseworker)
+    disclosure = db.session.scalar(select(Disclosure))
+    assert (disclosure.kind, disclosure.entry_id, disclosure.basis) == ("referral", referral.id, "legal_basis")
+    assert disclosure.legal_basis == service.DEFAULT_LEGAL_BASIS["dna"] and "二(三)1(5)" in disclosure.legal_basis
 
 
 def test_referral_form_errors_keep_input_and_save_nothing(client, orgs, caseworker, person):
     login(client, caseworker)
     url = f"/people/{person.id}/referrals"
-    response = post_form(client, url, {"organisation_id": str(orgs["hospital"].id), "purpose": ""})
+    response = post_form(client, url, {"organisation_id": str(orgs["hospital"].id), "purpose": "", **CONSENT})
     assert response.status_code == 200
     assert db.session.scalar(select(Referral.id)) is None
     # Not a partner organisation: a shelter cannot be chosen.
-    response = post_form(client, url, {"organisation_id": str(orgs["shelter_b"].id), "purpose": "试图转介"})
+    response = post_form(client, url, {"organisation_id": str(orgs["shelter_b"].id), "purpose": "试图转介",
+                                       **CONSENT})
     assert response.status_code == 200 and "试图转介" in response.text
     assert db.session.scalar(select(Referral.id)) is None
 
@@ -168,7 +233,7 @@ def test_manager_reads_but_cannot_refer(client, orgs, caseworker, person, make_u
     login(client, make_user("manager", orgs["bureau"]))
     assert client.get(f"/people/{person.id}/referrals").status_code == 200
     response = post_form(client, f"/people/{person.id}/referrals",
-                         {"organisation_id": str(orgs["hospital"].id), "purpose": "x"})
+                         {"organisation_id": str(orgs["hospital"].id), "purpose": "x", **CONSENT})
     assert response.status_code == 403
     assert db.session.scalar(select(Referral.id)) is None
 

@@ -17,7 +17,8 @@ from .keys import pending_rotation, rotate, start_rotation
 
 
 def register_commands(app) -> None:
-    for command in (create_user_command, rotate_keys_command, audit_verify_command, demo_command):
+    for command in (create_user_command, rotate_keys_command, audit_verify_command, demo_command,
+                    installation_key_command):
         app.cli.add_command(command)
 
 
@@ -96,3 +97,14 @@ def demo_command():
     """Load demo organisations, one user per role and fictional people (idempotent)."""
     from .demo import load_demo
     load_demo(echo=click.echo)
+
+
+@click.command("installation-key")
+@with_appcontext
+def installation_key_command():
+    """Print this installation's public transfer keys (generated on first use) for partners to register."""
+    from .portability.transfer import installation_keys, keys_path
+    public = installation_keys().public
+    click.echo(public.text())
+    click.echo(f"Fingerprint: {public.fingerprint}", err=True)
+    click.echo(f"Private keys: {keys_path()} (back it up apart from the database; never share it).", err=True)

@@ -19,8 +19,10 @@ _MESSAGES = {
 
 class ConsentFields:
     """Mix into a FlaskForm; call ``self.validate_basis()`` from its validate()."""
-    basis = SelectField(_l("Basis for disclosure"), choices=options(BASIS_LABELS, blank="—"))
-    consent_given_by = SelectField(_l("Consent given by"), choices=options(GIVER_LABELS, blank="—"))
+    # default "": a select left out of the post counts as the blank choice (then validate_basis_fields
+    # names what is missing) rather than "not a valid choice".
+    basis = SelectField(_l("Basis for disclosure"), choices=options(BASIS_LABELS, blank="—"), default="")
+    consent_given_by = SelectField(_l("Consent given by"), choices=options(GIVER_LABELS, blank="—"), default="")
     consent_given_on = DateField(_l("Consent given on"), validators=[Optional()])
     legal_basis = TextAreaField(_l("Legal basis"), validators=[Optional(), Length(max=1000)])
 

@@ -6,7 +6,7 @@ import datetime as dt
 from sqlalchemy import Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..auth.models import Organisation
+from ..auth.models import Organisation, User
 from ..crypto import Encrypted, enc_column
 from ..entries import EntryMixin
 from ..extensions import db
@@ -36,6 +36,7 @@ class Disclosure(EntryMixin, db.Model):
     purpose = Encrypted()
 
     recipient_organisation: Mapped[Organisation | None] = relationship(lazy="joined")
+    created_by: Mapped[User | None] = relationship(foreign_keys="Disclosure.created_by_id")
 
     @property
     def recipient(self) -> str:

@@ -8,21 +8,11 @@ The schedule of those visits (回访) is ours: by default 1, 3, 6 and 12 months 
 """
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 
+from ..placements.rules import add_months  # noqa: F401  (one month arithmetic, 民法典 art. 203)
+
 VISIT_STATES = ("done", "due", "overdue", "upcoming")
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """The corresponding day ``months`` calendar months later, or that month's last day when it
-    has no such day: the month arithmetic of DESIGN.md (民法典 art. 203), as for the residence rule.
-
-    2026-01-31 + 1 -> 2026-02-28; 2028-01-31 + 1 -> 2028-02-29; 2028-02-29 + 12 -> 2029-02-28."""
-    index = day.year * 12 + (day.month - 1) + months
-    year, month = divmod(index, 12)
-    month += 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def check_schedule(months) -> list[int]:

@@ -11,6 +11,7 @@ from .. import access, audit
 from ..auth.forms import ORG_KIND_LABELS, ButtonForm
 from ..auth.models import Organisation
 from ..choices import options
+from ..disclosures.service import DisclosureRefused
 from ..entries import load_entry, load_person
 from ..extensions import db
 from ..sections import FileSection, register
@@ -57,9 +58,13 @@ def for_person(person_id: str):
         if form.validate():
             try:
                 service.refer(person, db.session.get(Organisation, form.organisation_id.data),
-                              form.purpose.data, current_user)
+                              form.purpose.data, current_user, **form.basis_data())
             except service.ReferralError as exc:
+                db.session.rollback()
                 form.organisation_id.errors.append(_ERRORS[str(exc)])
+            except DisclosureRefused:  # the form validated the basis already; kept for safety
+                db.session.rollback()
+                form.basis.errors.append(_("Record the consent, or the legal basis for disclosing without it."))
             else:
                 db.session.commit()
                 flash(_("Referred. The partner sees the referral in their work list."), "success")

@@ -32,3 +32,28 @@ def render_pdf(html: str) -> bytes:
     """HTML (from a template in templates/pdf/) to PDF bytes. Relative URLs resolve in static/."""
     static = current_app.static_folder
     return HTML(string=html, base_url=f"file://{static}/", url_fetcher=AppOnlyFetcher(static)).write_pdf()
+
+
+def render_document(html: str):
+    """Like render_pdf, but the laid-out document (its pages can be counted or combined)."""
+    static = current_app.static_folder
+    return HTML(string=html, base_url=f"file://{static}/", url_fetcher=AppOnlyFetcher(static)).render()
+
+
+def combine(documents) -> bytes:
+    """Several rendered documents as one PDF; each keeps its own page numbers ("page x of y")."""
+    pages = [page for document in documents for page in document.pages]
+    return documents[0].copy(pages).write_pdf()
+
+
+def merge(parts: list[bytes]) -> bytes:
+    """Concatenate finished PDFs (the parts of a batch, rendered in separate requests)."""
+    import io
+
+    from pypdf import PdfWriter  # needs pypdf in install_requires (it is in the test extra today)
+    writer = PdfWriter()
+    for part in parts:
+        writer.append(io.BytesIO(part))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
