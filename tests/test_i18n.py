@@ -131,3 +131,24 @@ def test_login_page_is_chinese_by_default_and_english_on_request(compiled, clien
 
     client.get("/language/zh_CN")
     assert "登录" in client.get("/login").text
+
+
+def test_no_translation_breaks_string_formatting():
+    """Jinja's gettext always applies ``%`` formatting: a bare ``%`` in a translation is a 500 page."""
+    with open(PO, "rb") as fh:
+        catalog = read_po(fh)
+    broken = []
+    for message in catalog:
+        if not message.id:
+            continue
+        for text in (message.string if isinstance(message.string, (list, tuple)) else [message.string]):
+            try:
+                (text or "") % _Anything()
+            except (ValueError, TypeError) as exc:
+                broken.append(f"{message.id!r}: {exc}")
+    assert not broken
+
+
+class _Anything(dict):
+    def __missing__(self, key):
+        return 1

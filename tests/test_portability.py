@@ -22,7 +22,15 @@ from victimcare.extensions import db
 from victimcare.people.models import Person, PersonAlias, PersonRevision
 from victimcare.portability import bundle, transfer
 
-from .conftest import BrowserLikeClient, PASSWORD, csrf_from, login, post_form
+from .conftest import BrowserLikeClient, PASSWORD, csrf_from, post_form
+from .conftest import login as _login
+
+
+def login(client, user, password=PASSWORD):
+    """Log in and read the pages in English: these tests check the messages' wording."""
+    response = _login(client, user, password)
+    client.get("/language/en")
+    return response
 
 CONSENT = {"basis": "consent", "consent_given_by": "guardian", "consent_given_on": "2026-01-05"}
 

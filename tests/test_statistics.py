@@ -347,6 +347,7 @@ def test_page_defaults_to_this_year_and_is_audited(client, world):
 def test_period_end_before_start_is_an_error(client, world):
     from .conftest import login
     login(client, world["users"]["manager"])
+    client.get("/language/en")
     page = client.get("/statistics/?date_from=2024-05-01&date_to=2024-04-30")
     assert page.status_code == 400
     assert "The end of the period is before its start." in page.text
