@@ -8,6 +8,7 @@ import datetime as dt
 import json
 
 from flask import abort
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
@@ -41,6 +42,18 @@ class EntryMixin:
 
 class StaleEdit(Exception):
     """Someone else saved this after the form was opened."""
+
+
+CONFLICT_MESSAGE = _l("Someone else saved this entry after you opened the form. Your input is kept below; "
+                      "check the current entry, then save again.")
+
+
+def mark_conflict(form, model, entry_id: str) -> None:
+    """After a stale save (StaleEdit or StaleDataError): undo it, say so above the kept input, and
+    carry the current version so that saving again is a deliberate overwrite."""
+    db.session.rollback()
+    form.form_errors.append(CONFLICT_MESSAGE)
+    form.version.data = db.session.get(model, entry_id).version
 
 
 def check_version(obj, version) -> None:

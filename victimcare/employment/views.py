@@ -12,7 +12,8 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import access, audit
-from ..entries import StaleEdit, load_entry, load_person, require_open, require_own_organisation
+from ..entries import (StaleEdit, load_entry, load_person, mark_conflict, require_open,
+                       require_own_organisation)
 from ..extensions import db
 from ..sections import FileSection, register
 from . import service
@@ -77,10 +78,7 @@ def edit(entry_id: str):
             changes = service.update(entry, form.data, current_user, form.version.data)
             db.session.commit()
         except (StaleEdit, StaleDataError):
-            db.session.rollback()
-            form.form_errors.append(_("Someone else saved this entry after you opened the form. Your input "
-                                      "is kept below; check the current entry, then save again."))
-            form.version.data = db.session.get(EmploymentService, entry_id).version
+            mark_conflict(form, EmploymentService, entry_id)
             return render_template("employment/form.html", form=form, person=person, entry=entry), 409
         flash(_("Saved.") if changes else _("Nothing was changed."), "success")
         return redirect(url_for("employment.for_person", person_id=person.id))

@@ -12,7 +12,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .. import access, audit
 from ..choices import options
-from ..entries import StaleEdit, load_entry, load_person, require_open, require_own_organisation
+from ..entries import (StaleEdit, load_entry, load_person, mark_conflict, require_open,
+                       require_own_organisation)
 from ..extensions import db
 from ..sections import FileSection, register
 from . import service
@@ -79,10 +80,7 @@ def edit(entry_id: str):
             changes = service.update(entry, form.data, current_user, form.version.data)
             db.session.commit()
         except (StaleEdit, StaleDataError):
-            db.session.rollback()
-            form.form_errors.append(_("Someone else saved this entry after you opened the form. Your input "
-                                      "is kept below; check the current entry, then save again."))
-            form.version.data = db.session.get(LegalAid, entry_id).version
+            mark_conflict(form, LegalAid, entry_id)
             return render_template("legal/form.html", form=form, person=person, entry=entry, conflict=True), 409
         flash(_("Saved.") if changes else _("Nothing was changed."), "success")
         return redirect(url_for("legal.for_person", person_id=person.id))

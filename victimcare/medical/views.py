@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import access, audit
-from ..entries import load_entry, load_person, require_open, require_own_organisation
+from ..entries import load_entry, load_person, mark_conflict, require_open, require_own_organisation
 from ..extensions import db
 from ..sections import FileSection, register
 from . import rules, service
@@ -18,10 +18,6 @@ from .forms import (DISABILITY_LABELS, GRADE_LABELS, REPORT_STATUS_LABELS, VISIT
 from .models import DisabilityAssessment, MedicalVisit
 
 medical_bp = Blueprint("medical", __name__)
-
-_CONFLICT = _l("Someone else saved this entry after you opened the form. Your input is kept below; "
-               "check the current entry, then save again.")
-
 
 def _summary(person):
     visits = service.visits_of(person)
@@ -109,9 +105,7 @@ def _edit(model, entry_id: str, form_class, fields, update, template):
             changes = update(entry, form.data, current_user, form.version.data)
             db.session.commit()
         except (service.StaleEdit, StaleDataError):
-            db.session.rollback()
-            form.form_errors.append(_CONFLICT)
-            form.version.data = db.session.get(model, entry.id).version
+            mark_conflict(form, model, entry.id)
             return render_template(template, form=form, person=person, entry=entry, conflict=True), 409
         flash(_("Saved.") if changes else _("Nothing was changed."), "success")
         return redirect(url_for("medical.for_person", person_id=person.id))
