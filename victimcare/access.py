@@ -8,6 +8,8 @@ the minimal identity, ``summary``; while it is active the role's own sections), 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import abort, g, has_request_context
 from sqlalchemy import false, select
 
@@ -146,3 +148,63 @@ def scoped_organisations(user):
     from .auth.models import Organisation
     return db.session.scalars(select(Organisation).where(organisation_scope(user))
                               .order_by(Organisation.path)).all()
+
+
+# --- Route rules -------------------------------------------------------------------------------
+# Every view declares who may reach it with one of the decorators below; web.py enforces the
+# declaration before the view runs (a view without one is refused: fail closed), and the view then
+# asks ``require`` about the particular person. tests/test_route_rules.py walks the URL map.
+
+@dataclass(frozen=True)
+class RouteRule:
+    section: str | None = None   # the section (or system area) the route works on; None: any signed-in user
+    action: str = "read"         # "read" or "write"
+    public: bool = False         # reachable without signing in
+    person: str | None = None    # URL argument naming the person's file, or an entry of it
+    named: str | None = None     # a rule beyond the role table, see NAMED_RULES
+
+
+def _mark(rule: RouteRule):
+    def decorate(view):
+        view.access_rule = rule
+        return view
+    return decorate
+
+
+def route(section: str, action: str = "read", *, person: str | None = None, named: str | None = None):
+    """The route needs ``action`` on ``section`` (POLICY), and the view checks the person in scope."""
+    assert section in SECTIONS and action in _RIGHT, (section, action)
+    return _mark(RouteRule(section=section, action=action, person=person, named=named))
+
+
+def signed_in(view=None, *, named: str | None = None):
+    """Any signed-in user (their own account, the home page), or a named rule."""
+    decorate = _mark(RouteRule(named=named))
+    return decorate(view) if view is not None else decorate
+
+
+def public(view):
+    """Reachable without signing in (log-in page, language switch, static files)."""
+    return _mark(RouteRule(public=True))(view)
+
+
+# Rules that are not a role x section question. Each takes the user and answers yes or no for the
+# route as a whole; the view still checks the particular object.
+NAMED_RULES: dict = {"undeclared": lambda user: False}
+
+
+def route_allows(user, rule: RouteRule) -> bool:
+    if rule.section is not None and not can(user, rule.action, None, rule.section):
+        return False
+    if rule.named is not None and not NAMED_RULES[rule.named](user):
+        return False
+    return True
+
+
+def enforce_route(user, rule: RouteRule) -> None:
+    """Abort with an audited 403 unless the user's role may use the route at all."""
+    if route_allows(user, rule):
+        return
+    audit.record_now("denied", section=rule.section or rule.named,
+                     details={"action": rule.action, "status": 403, "route": True})
+    abort(403)

@@ -19,6 +19,7 @@ main_bp = Blueprint("main", __name__)
 
 
 @main_bp.route("/")
+@access.signed_in
 def home():
     """What needs doing today, for whoever is logged in: each panel only where the role has it."""
     user, today = current_user, dt.date.today()
@@ -46,6 +47,7 @@ def _caseload_counts(user) -> dict:
 
 
 @main_bp.route("/language/<code>")
+@access.public
 def language(code: str):
     if code in ("zh_CN", "en"):
         session["lang"] = code

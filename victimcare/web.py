@@ -16,8 +16,9 @@ from flask_wtf.csrf import CSRFError
 from . import access
 from .extensions import login_manager
 
-# Endpoints reachable without logging in. Everything else requires a session (fail closed).
-PUBLIC_ENDPOINTS = {"auth.login", "static", "main.language"}
+# A view without an access rule (access.route/signed_in/public) is refused. Transitional switch while
+# the existing views are being decorated; True means fail closed.
+REQUIRE_ROUTE_RULES = False
 # All a user with a temporary password (set by an administrator) may do before choosing their own.
 PASSWORD_CHANGE_ENDPOINTS = {"auth.change_password", "auth.logout"}
 
@@ -55,6 +56,7 @@ def init_app(app):
                ledgers_bp, portability_bp):
         app.register_blueprint(bp)
 
+    access.public(app.view_functions["static"])
     login_manager.user_loader(load_session_user)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
@@ -77,14 +79,28 @@ def init_app(app):
         access.can(current_user, action, person, section)
 
 
+def route_rule(endpoint: str | None):
+    view = current_app.view_functions.get(endpoint) if endpoint else None
+    return getattr(view, "access_rule", None)
+
+
 def _before_request():
     g.request_id = secrets.token_hex(8)
-    if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+    if request.endpoint is None:  # no such URL: the 404 handler answers
+        return None
+    rule = route_rule(request.endpoint)
+    if rule is not None and rule.public:
         return None
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if current_user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
         return redirect(url_for("auth.change_password"))
+    if rule is None:
+        if REQUIRE_ROUTE_RULES:
+            current_app.logger.error("Refused %s: the view declares no access rule", request.endpoint)
+            access.enforce_route(current_user, access.RouteRule(named="undeclared"))
+        return None
+    access.enforce_route(current_user, rule)
     return None
 
 

@@ -36,6 +36,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @auth_bp.route("/login", methods=["GET", "POST"])
+@access.public
 @limiter.limit(_login_rate_limit, methods=["POST"])
 def login():
     if current_user.is_authenticated:
