@@ -1,3 +1,5 @@
+import unicodedata
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
@@ -21,6 +23,13 @@ ORG_KIND_LABELS = {
 }
 
 
+def no_control_characters(form, field):
+    """For names kept in plaintext columns (they also reach pages, logs and exports): PostgreSQL
+    refuses a NUL byte outright (a server error), and the other control characters break XLSX files."""
+    if field.data and any(unicodedata.category(c) == "Cc" for c in field.data):
+        raise ValidationError(_l("Remove the control characters (such as NUL or a tab) from this text."))
+
+
 class PasswordRules:
     """Length from config; no composition rules (NIST SP 800-63B), but not the username."""
 
@@ -37,8 +46,25 @@ class PasswordRules:
 
 
 class LoginForm(FlaskForm):
-    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)])
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80), no_control_characters])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+
+
+_CODE_INPUT = {"autocomplete": "one-time-code", "autocapitalize": "off", "spellcheck": "false"}
+
+
+class CodeForm(FlaskForm):
+    """The second log-in step (and enrolment): a 6-digit code, or a recovery code."""
+    code = StringField(_l("Verification code"), validators=[DataRequired(), Length(max=32)], render_kw=_CODE_INPUT,
+                       description=_l("The 6-digit code your authenticator app shows now. "
+                                      "If you lost the app, one of your recovery codes."))
+
+
+class ConfirmForm(FlaskForm):
+    """Re-authentication: the password again, and a code if the user has two-factor."""
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+    code = StringField(_l("Verification code"), validators=[Length(max=32)], render_kw=_CODE_INPUT,
+                       description=_l("The 6-digit code your authenticator app shows now, or a recovery code."))
 
 
 class ChangePasswordForm(FlaskForm):
@@ -51,8 +77,8 @@ class ChangePasswordForm(FlaskForm):
 class UserForm(FlaskForm):
     username = StringField(_l("Username"), validators=[
         DataRequired(), Length(min=3, max=80),
-        Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Letters, digits, dot, dash and underscore only."))])
-    display_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=120)])
+        Regexp(r"^[A-Za-z0-9_.-]+\Z", message=_l("Letters, digits, dot, dash and underscore only."))])
+    display_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=120), no_control_characters])
     role = SelectField(_l("Role"), choices=options((r, ROLE_LABELS[r]) for r in ROLES))
     organisation_id = SelectField(_l("Organisation"), coerce=int, validate_choice=True)
     password = PasswordField(_l("Initial password"), validators=[DataRequired(), PasswordRules()])
@@ -64,10 +90,10 @@ class ResetPasswordForm(FlaskForm):
 
 
 class OrganisationForm(FlaskForm):
-    name = StringField(_l("Organisation name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Organisation name"), validators=[DataRequired(), Length(max=200), no_control_characters])
     kind = SelectField(_l("Kind"), choices=options((k, ORG_KIND_LABELS[k]) for k in ORG_KINDS))
     region_code = StringField(_l("Administrative division code"), validators=[
-        DataRequired(), Regexp(r"^[1-9]\d{5}$", message=_l("Six digits (GB/T 2260), e.g. 320100."))])
+        DataRequired(), Regexp(r"^[1-9][0-9]{5}\Z", message=_l("Six digits (GB/T 2260), e.g. 320100."))])
     parent_id = SelectField(_l("Parent organisation"), coerce=int, validate_choice=True)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..crypto import Encrypted, enc_column
 from ..extensions import db
 
 ORG_KINDS = ("bureau", "shelter", "hospital", "police", "school_office", "legal_aid",
@@ -57,8 +58,21 @@ class User(UserMixin, db.Model):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Two-factor (TOTP). The secret is set (unconfirmed) when enrolment starts; the user has TOTP
+    # once a code was confirmed. totp_last_step is the last accepted 30-second step: a code is
+    # accepted only for a later step, so an observed code cannot be replayed.
+    totp_secret_enc: Mapped[str | None] = enc_column()
+    totp_confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
+
+    # The row id is part of the associated data: only set it on a flushed user (integer id).
+    totp_secret = Encrypted()
+
+    @property
+    def has_totp(self) -> bool:
+        return self.totp_confirmed_at is not None and self.totp_secret_enc is not None
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
@@ -81,3 +95,17 @@ class UserSession(db.Model):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     ip: Mapped[str | None] = mapped_column(String(64))
+    # When the user last proved who they are in this session (log-in or re-authentication):
+    # exports, batch prints and key rotation need it recent (auth/reauth.py).
+    authenticated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class RecoveryCode(db.Model):
+    """A one-time two-factor recovery code. Only its keyed hash is stored (crypto blind index)."""
+    __tablename__ = "recovery_code"
+    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
