@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from urllib.parse import urlsplit
 
+import pyotp
 import pytest
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import select, text, update
 
 from victimcare import create_app
 from victimcare.crypto import Keyring
@@ -128,13 +130,29 @@ def orgs(make_org):
     }
 
 
+TOTP_ROLES = ("manager", "admin")
+
+
+def give_totp(user, secret=None) -> str:
+    """Enrol the user in two-factor as if they had confirmed a code (no recovery codes)."""
+    from victimcare.auth.models import utcnow
+    user.totp_secret = secret or pyotp.random_base32()
+    user.totp_confirmed_at = utcnow()
+    db.session.commit()
+    return user.totp_secret
+
+
 @pytest.fixture
 def make_user(app):
+    """make_user(role, org) -> a user; managers and administrators have two-factor set up (as they
+    must before any session), others not, unless ``totp`` says otherwise."""
     from victimcare.auth.service import create_user
 
-    def make(role, org, username=None, password=PASSWORD):
+    def make(role, org, username=None, password=PASSWORD, totp=None):
         user = create_user(username or f"{role}{os.urandom(3).hex()}", role.title(), role, org, password)
         db.session.commit()
+        if role in TOTP_ROLES if totp is None else totp:
+            give_totp(user)
         return user
     return make
 
@@ -163,10 +181,59 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
-def login(client, user, password=PASSWORD):
+def totp_code(user_id: int, secret: str) -> str:
+    """The code the user's authenticator app shows, for a time step not used yet: the server refuses
+    a step at or before the last one accepted, so a second log-in within the same 30 seconds uses the
+    next step (still accepted: one step of clock drift), and a third one "waits" (the last accepted
+    step is moved back, as if 30 seconds had passed)."""
+    from victimcare.auth import totp
+    from victimcare.auth.models import User
+    now = totp.current_step()
+    last = db.session.scalar(select(User.totp_last_step).where(User.id == user_id))
+    if last is not None and last > now:
+        db.session.execute(update(User).where(User.id == user_id).values(totp_last_step=now - 1))
+        db.session.commit()
+        last = now - 1
+    db.session.commit()  # end the read: on SQLite an open transaction holds the write lock
+    step = now if last is None or last < now else now + 1
+    return pyotp.TOTP(secret).generate_otp(step)
+
+
+def login(client, user, password=PASSWORD, *, code=None):
+    """Log in like a browser: the password, then (for a user with two-factor) a valid code, or
+    ``code`` if given. Returns the last response."""
     page = client.get("/login")
-    return client.post("/login", data={"csrf_token": csrf_from(page.text), "username": user.username,
-                                       "password": password})
+    response = client.post("/login", data={"csrf_token": csrf_from(page.text), "username": user.username,
+                                           "password": password})
+    if response.status_code != 302 or urlsplit(response.headers["Location"]).path != "/login/code":
+        return response
+    if code is None:  # the account as stored (``user`` may be a detached object or just a name)
+        from victimcare.auth.models import User
+        account = db.session.scalar(select(User).where(User.username == user.username))
+        code = totp_code(account.id, account.totp_secret)
+    page = client.get("/login/code")
+    return client.post("/login/code", data={"csrf_token": csrf_from(page.text), "code": code})
+
+
+_SECRET = re.compile(r'<code class="totp-secret">([A-Z2-7 ]+)</code>')
+
+
+def enrol_at_login(client):
+    """After the password of a manager or administrator without two-factor: read the key off the
+    set-up page as the user's app would, confirm a code. Returns (response, secret)."""
+    page = client.get("/login/two-factor")
+    match = _SECRET.search(page.text)
+    assert match, "no two-factor key on the page"
+    secret = match.group(1).replace(" ", "")
+    response = client.post("/login/two-factor", data={"csrf_token": csrf_from(page.text),
+                                                      "code": pyotp.TOTP(secret).now()})
+    return response, secret
+
+
+def cli_admin_args(user) -> list[str]:
+    """The options that let a command needing an administrator (rotate-keys) run unprompted."""
+    return ["--username", user.username, "--password", PASSWORD,
+            "--totp-code", totp_code(user.id, user.totp_secret)]
 
 
 def post_form(client, url, data, page_url=None):
@@ -184,3 +251,35 @@ def logged_in(client, make_user):
         assert response.status_code == 302, response.text
         return user
     return make
+
+
+# -- keys (test_keys_cli, test_faults, test_reauth) -----------------------------------
+@pytest.fixture
+def keyring_copy(app, test_config, tmp_path):
+    """A private copy of the session keyring; key-check rows it adds are removed afterwards."""
+    import shutil
+    from sqlalchemy import delete
+    from victimcare.crypto import KeyCheck, keyring
+    path = tmp_path / "keys.json"
+    shutil.copy(test_config["KEYRING_FILE"], path)
+    yield path
+    db.session.rollback()
+    db.session.execute(delete(KeyCheck).where(KeyCheck.key_id.not_in(
+        ["index", "audit", *keyring().data_keys])))
+    db.session.commit()
+
+
+@pytest.fixture
+def encrypted_people(orgs, make_user, make_person):
+    """Three people with aliases and a correction each: values in all three encrypted tables."""
+    user = make_user("caseworker", orgs["shelter_a"])
+    made = {}
+    for n, name in enumerate(("王芳", "李娜", "陈静")):
+        person = make_person(orgs["shelter_a"], by=user, name=name, aliases=f"小{name[1]}\n阿{name[1]}",
+                             notes=f"note {n}")
+        from victimcare.people import service
+        service.update_identity(person, {"notes": f"corrected {n}"}, user, person.version)
+        db.session.commit()
+        made[person.id] = name
+    db.session.remove()
+    return made

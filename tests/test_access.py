@@ -104,14 +104,19 @@ def denials(person=None):
 
 def test_other_shelter_is_hidden_and_audited(client, orgs, logged_in, person_a, person_b):
     user = logged_in("caseworker", orgs["shelter_a"])
-    for url in (f"/people/{person_b.id}", f"/people/{person_b.id}/edit", f"/people/{person_b.id}/history",
-                f"/people/{person_b.id}/dna"):
+    for url in (f"/people/{person_b.id}", f"/people/{person_b.id}/edit", f"/people/{person_b.id}/history"):
         response = client.get(url)
         assert response.status_code == 404, url
         assert "乙站的人" not in response.text
     rows = denials(person_b)
-    assert len(rows) == 4
+    assert len(rows) == 3
     assert all(r.user_id == user.id and r.details_dict["status"] == 404 for r in rows)
+    # A page the role never uses (caseworkers: DNA) is refused before the person is looked up: the
+    # same 403 for every id, so it tells nothing about who exists.
+    response = client.get(f"/people/{person_b.id}/dna")
+    assert response.status_code == 403 and "乙站的人" not in response.text
+    assert len(denials(person_b)) == 4 and denials()[-1].details_dict == {"action": "read", "status": 403,
+                                                                         "route": True}
     listing = client.get("/people/")
     assert listed(person_a, listing.text) and not listed(person_b, listing.text)
     for q in ("乙站的人", person_b.case_number):
@@ -160,7 +165,9 @@ def test_other_roles_reach_no_person(client, orgs, logged_in, person_a, role):
         response = client.get(url)
         assert response.status_code in (403, 404), url
         assert "甲站的人" not in response.text
-    assert client.get(f"/people/{person_a.id}").status_code == 404
+    # Partners are asked about the person (not referred: 404); auditors and administrators may not open
+    # a file at all (403 for any id, before it is looked up).
+    assert client.get(f"/people/{person_a.id}").status_code == (404 if role in REFERRAL_ROLES else 403)
     assert client.get("/people/new").status_code == 403
     listing = client.get("/people/")
     if role == "police":

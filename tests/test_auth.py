@@ -13,10 +13,11 @@ from victimcare.audit import AuditEvent
 from victimcare.auth.models import User, UserSession, utcnow
 from victimcare.extensions import db
 
-from .conftest import PASSWORD, csrf_from, login, post_form
+from .conftest import PASSWORD, csrf_from, enrol_at_login, login, post_form
 
 WRONG = "not the right password at all"
-PUBLIC_ENDPOINTS = {"auth.login", "static", "main.language"}
+PUBLIC_ENDPOINTS = {"auth.login", "auth.login_code", "auth.login_enrol", "static", "main.language",
+                    "main.healthz"}
 
 
 # -- helpers -------------------------------------------------------------------
@@ -201,14 +202,19 @@ def test_copied_cookie_stops_working_after_logout(app, client, orgs, logged_in):
     assert [r.user_id for r in audit_rows("logout")] == [user.id]
 
 
-def test_logout_ends_only_this_browser_session(app, client, orgs, logged_in):
+def test_logout_ends_every_session_of_the_user(app, client, orgs, logged_in, make_user):
     user = logged_in("caseworker", orgs["shelter_a"])
     laptop = app.test_client()
     assert login(laptop, user).status_code == 302
+    colleague = make_user("caseworker", orgs["shelter_a"])
+    desk = app.test_client()
+    assert login(desk, colleague).status_code == 302
     assert len(sessions_of(user)) == 2
     post_form(client, "/logout", {}, page_url="/")
     assert goes_to_login(client.get("/"))
-    assert laptop.get("/").status_code == 200
+    assert goes_to_login(laptop.get("/"))
+    assert all(s.revoked_at is not None for s in sessions_of(user))
+    assert desk.get("/").status_code == 200  # only that user's sessions
 
 
 def test_logged_in_user_visiting_login_goes_home(client, orgs, logged_in):
@@ -386,7 +392,10 @@ def test_cli_create_user_can_log_in(app, client):
     user = db.session.scalar(select(User).where(User.username == "first.admin"))
     assert user.role == "admin" and user.organisation.name == "省民政厅"
     assert user.password_hash.startswith("$argon2id$")
-    assert login(client, user).status_code == 302
+    response = login(client, user)
+    assert urlsplit(response.headers["Location"]).path == "/login/two-factor"  # an admin needs two-factor
+    enrolled, _secret = enrol_at_login(client)
+    assert enrolled.status_code == 200
     assert client.get("/admin/users").status_code == 200
 
 

@@ -105,8 +105,9 @@ def test_a_manager_of_another_bureau_gets_404_audited(client, orgs, make_user, p
 def test_partners_never_reach_the_case_section(client, orgs, make_user, caseworker, person):
     clinician = make_user("clinician", orgs["hospital"])
     login(client, clinician)
-    assert client.get(f"/people/{person.id}/case").status_code == 404
-    assert client.get(f"/people/{person.id}/reopen").status_code == 404
+    # Clinicians never use the section: 403 whether the person is referred to them or not.
+    assert client.get(f"/people/{person.id}/case").status_code == 403
+    assert client.get(f"/people/{person.id}/reopen").status_code == 403
     referral = referrals.refer(person, orgs["hospital"], "请诊治", caseworker)
     referrals.accept(referral, clinician)
     db.session.commit()

@@ -389,12 +389,13 @@ def test_manager_reads_but_cannot_write(client, orgs, make_user, caseworker, per
 def test_partners_never_reach_the_section(client, orgs, make_user, caseworker, person):
     clinician = make_user("clinician", orgs["hospital"])
     login(client, clinician)
-    assert client.get(f"/people/{person.id}/followups").status_code == 404
+    # Clinicians never use the section: refused before the person is looked up (the same 403 whether
+    # she exists, is referred to them or not, so it tells nothing), audited with the id asked for.
+    assert client.get(f"/people/{person.id}/followups").status_code == 403
     assert len(denials(person.id)) == 1
     referral = referrals.refer(person, orgs["hospital"], "请诊治", caseworker)
     referrals.accept(referral, clinician)
     db.session.commit()
-    # Referred: the person's existence is known to the partner, the section is still forbidden.
     assert client.get(f"/people/{person.id}/followups").status_code == 403
     assert len(denials(person.id)) == 2
     assert "/followups" not in client.get(f"/people/{person.id}").text

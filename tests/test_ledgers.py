@@ -216,7 +216,7 @@ def test_other_roles_are_refused_and_audited(client, world, orgs, make_user, rol
     user = as_user(client, make_user(role, orgs[org]))
     assert client.get(f"/ledgers/medical{fmt}?{MARCH}").status_code == 403
     [denied] = events("denied", user)
-    assert (denied.object_type, denied.object_id, denied.section) == ("ledger", "medical", "medical")
+    assert (denied.section, denied.details_dict["rule"]) == ("medical", "medical_ledger")
     assert events("export", user) == [] and events("print", user) == []
 
 

@@ -64,14 +64,15 @@ def test_a_clinician_is_refused(client, orgs, application, make_user, logged_in)
     from victimcare.people.models import Person
     person = db.session.get(Person, application.person_id)
     clinician = logged_in("clinician", orgs["hospital"])
-    assert client.get(f"/residence/applications/{application.id}.pdf").status_code == 404  # not referred: hidden
+    # Clinicians never read the residence section: 403 before the application is looked up, referred or not.
+    assert client.get(f"/residence/applications/{application.id}.pdf").status_code == 403
     referral = referrals.refer(person, orgs["hospital"], "体检", make_user("caseworker", orgs["shelter_a"]))
     referrals.accept(referral, clinician)
     db.session.commit()
     response = client.get(f"/residence/applications/{application.id}.pdf")
     assert response.status_code == 403 and response.mimetype == "text/html"
     denied = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "denied")).all()
-    assert [e.details_dict["status"] for e in denied] == [404, 403]
+    assert [(e.details_dict["status"], e.object_id) for e in denied] == [(403, person.id), (403, person.id)]
     assert not db.session.scalars(select(AuditEvent).where(AuditEvent.action == "print")).all()
 
 

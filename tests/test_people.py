@@ -194,7 +194,7 @@ def test_stale_version_is_a_conflict(client, orgs, caseworker, make_person):
     response = post_form(client, f"/people/{person.id}/edit", stale)
     assert response.status_code == 409
     assert 'value="我的修改"' in response.text
-    assert "Someone else saved this file" in response.text
+    assert "Someone else saved this entry" in response.text
     db.session.expire_all()
     assert db.session.get(Person, person.id).name == "别人的修改"
     assert count(PersonRevision) == 1

@@ -311,12 +311,14 @@ def test_police_without_a_referral_get_404(client, orgs, make_person, make_user,
     person = make_person(orgs["shelter_a"])
     stay = admit(person, make_user("caseworker", orgs["shelter_a"]), days_ago(30))
     logged_in("police", orgs["police"])
-    assert client.get(f"/people/{person.id}/placements").status_code == 404
-    assert client.get(f"/placements/{stay.id}/edit").status_code == 404
+    # The police never use the placement section: 403 for any id, before the person is looked up.
+    assert client.get(f"/people/{person.id}/placements").status_code == 403
+    assert client.get(f"/placements/{stay.id}/edit").status_code == 403
     assert len(denials()) == 2
 
 
-@pytest.mark.parametrize("referral_state, status", [(None, 404), ("active", 403), ("closed", 404), ("declined", 404)])
+# Clinicians never use the placement section: 403 whatever their referral (refused before the lookup).
+@pytest.mark.parametrize("referral_state, status", [(None, 403), ("active", 403), ("closed", 403), ("declined", 403)])
 def test_a_clinician_never_reaches_placements(client, orgs, make_person, make_user, logged_in, referral_state, status):
     person = make_person(orgs["shelter_a"])
     worker = make_user("caseworker", orgs["shelter_a"])

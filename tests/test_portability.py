@@ -22,7 +22,7 @@ from victimcare.extensions import db
 from victimcare.people.models import Person, PersonAlias, PersonRevision
 from victimcare.portability import bundle, transfer
 
-from .conftest import BrowserLikeClient, PASSWORD, csrf_from, post_form
+from .conftest import BrowserLikeClient, PASSWORD, csrf_from, give_totp, post_form
 from .conftest import login as _login
 
 
@@ -83,6 +83,7 @@ def there(here, test_config, tmp_path):
         shelter = create_organisation("乙市救助站", "shelter", "510104", bureau)
         user = create_user("b_manager", "Manager", "manager", bureau, PASSWORD)
         db.session.commit()
+        give_totp(user)  # managers have two-factor
         b.ids = {"bureau": bureau.id, "shelter": shelter.id, "manager": user.id}
         b.public = transfer.installation_keys().public
     return b

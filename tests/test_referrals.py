@@ -209,14 +209,17 @@ def test_partner_declines_with_a_reason(client, orgs, caseworker, person, make_u
 
 def test_only_the_addressed_partner_can_answer(client, orgs, caseworker, person, make_user, other_hospital):
     referral = refer(person, orgs["hospital"], caseworker)
-    for user in (make_user("clinician", other_hospital), caseworker, make_user("manager", orgs["bureau"])):
+    # Another hospital's clinician answers referrals, not this one (404); caseworkers and managers do
+    # not answer referrals at all (403 for any id).
+    for user, status in ((make_user("clinician", other_hospital), 404), (caseworker, 403),
+                         (make_user("manager", orgs["bureau"]), 403)):
         fresh = client.application.test_client()
         login(fresh, user)
         response = post_form(fresh, f"/referrals/{referral.id}/accept", {}, page_url="/")
-        assert response.status_code == 404
+        assert response.status_code == status
         db.session.refresh(referral)
         assert referral.status == "pending"
-    assert len(denials(referral.id)) == 3
+    assert len(denials(referral.id)) == 1
 
 
 def test_caseworker_of_another_shelter_cannot_refer_or_close(client, orgs, caseworker, person, make_user):

@@ -263,7 +263,8 @@ def test_another_shelters_caseworker_gets_404(client, orgs, due_person, worker, 
 
 def test_a_clinician_gets_404_without_and_403_with_a_referral(client, orgs, due_person, worker, logged_in):
     clinician = logged_in("clinician", orgs["hospital"])
-    assert client.get(f"/people/{due_person.id}/residence").status_code == 404
+    # Clinicians never use the residence section: refused before the person is looked up.
+    assert client.get(f"/people/{due_person.id}/residence").status_code == 403
     referrals.accept(referrals.refer(due_person, orgs["hospital"], "治疗", worker), clinician)
     db.session.commit()
     assert client.get(f"/people/{due_person.id}/residence").status_code == 403

@@ -24,7 +24,7 @@ def create_app(config: dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     _fill_instance_defaults(app)
 
-    from . import web
+    from . import database, web
     from .extensions import babel, csrf, db, limiter, login_manager, migrate
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
@@ -32,6 +32,7 @@ def create_app(config: dict | None = None) -> Flask:
     limiter.init_app(app)
     babel.init_app(app, locale_selector=web.select_locale)
     login_manager.init_app(app)
+    database.init_app(app)  # before web's hooks: the session check is the first to commit
     web.init_app(app)
 
     from .database import configure_engine

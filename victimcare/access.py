@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import abort, g, has_request_context
-from sqlalchemy import false, select
+from flask import abort, g, has_request_context, request
+from sqlalchemy import String, false, select
 
 from . import audit
 from .extensions import db
@@ -103,6 +103,21 @@ def can(user, action: str, person=None, section: str = "identity") -> bool:
     return in_scope(user, person)
 
 
+class Rights(frozenset):
+    """The (action, section) pairs a user may do to one person's file."""
+
+    def can(self, action: str, section: str) -> bool:
+        return (action, section) in self
+
+
+def rights(user, person) -> Rights:
+    """Every answer of ``can(user, action, person, section)`` for this person at once (a page asks
+    dozens of them): by asking can() itself, only where the role's policy grants the right at all."""
+    granted = POLICY.get(getattr(user, "role", None), {})
+    return Rights((action, section) for section, letters in granted.items() for action, letter in _RIGHT.items()
+                  if letter in letters and can(user, action, person, section))
+
+
 def require(user, action: str, person=None, section: str = "identity") -> None:
     """Abort unless allowed. Outside scope is 404 (existence stays hidden); in scope but
     a forbidden section is 403. Both are audited."""
@@ -150,6 +165,78 @@ def scoped_organisations(user):
                               .order_by(Organisation.path)).all()
 
 
+# --- Rules beyond the role table ----------------------------------------------------------------
+# Each is a predicate on the user (and, for reports, the report): the route rules below name them.
+
+def _active(user) -> bool:
+    return (user is not None and user.is_authenticated and user.active
+            and user.organisation is not None and user.organisation.active)
+
+
+# Suspected-trafficking reports (强制报告, Jiangsu 2021-2030 二(一)5). access has no section for them:
+# filing goes by the kind of the user's organisation (hospitals, schools and shelters must report) and
+# the case role that works there; reading by the report's two ends: the police station it is addressed
+# to and the organisation that filed it. Nobody else: not managers, auditors, administrators, other
+# stations; an auditor or administrator who happens to belong to a shelter files and reads nothing.
+REPORTING_KINDS = ("hospital", "school_office", "shelter")
+REPORTING_ROLES = ("caseworker", "clinician", "education")
+
+
+def may_file_report(user) -> bool:
+    return _active(user) and user.role in REPORTING_ROLES and user.organisation.kind in REPORTING_KINDS
+
+
+def is_police_station(user) -> bool:
+    """A police officer of a police station: the receiving end of reports."""
+    return _active(user) and user.role == "police" and user.organisation.kind == "police"
+
+
+def report_role(user, report) -> str | None:
+    """"police" (the addressed station), "reporter" (the filing organisation) or None (no access)."""
+    if is_police_station(user) and report.police_organisation_id == user.organisation_id:
+        return "police"
+    if may_file_report(user) and report.reporter_organisation_id == user.organisation_id:
+        return "reporter"
+    return None
+
+
+def visible_reports(user):
+    """A where-clause on TraffickingReport with exactly the reports ``report_role`` lets the user read."""
+    from sqlalchemy import or_
+    from .medical.models import TraffickingReport
+    clauses = []
+    if may_file_report(user):
+        clauses.append(TraffickingReport.reporter_organisation_id == user.organisation_id)
+    if is_police_station(user):
+        clauses.append(TraffickingReport.police_organisation_id == user.organisation_id)
+    return or_(*clauses) if clauses else false()
+
+
+# Statistics (reports/statistics.py): managers and caseworkers of a case-holding organisation (bureau or
+# shelter), over their organisation subtree. Partners, auditors and administrators may not.
+STATS_ROLES = ("manager", "caseworker")
+
+
+def may_see_statistics(user) -> bool:
+    return (_active(user) and user.role in STATS_ROLES and SCOPE.get(user.role) == "subtree"
+            and user.organisation.holds_cases)
+
+
+def may_read_medical_ledger(user) -> bool:
+    """The medical self-pay ledger (reports/ledgers.py): managers (subtree scope) and clinicians of a
+    hospital (their own hospital's visits)."""
+    if not can(user, "read", None, "medical"):
+        return False
+    scope = SCOPE.get(user.role)
+    if scope == "referral":
+        return user.organisation is not None and user.organisation.kind == "hospital"
+    return scope == "subtree"
+
+
+# Who manages the list of trusted partner installations (handover bundles).
+TRANSFER_PARTNER_ROLES = ("admin", "manager")
+
+
 # --- Route rules -------------------------------------------------------------------------------
 # Every view declares who may reach it with one of the decorators below; web.py enforces the
 # declaration before the view runs (a view without one is refused: fail closed), and the view then
@@ -162,6 +249,10 @@ class RouteRule:
     public: bool = False         # reachable without signing in
     person: str | None = None    # URL argument naming the person's file, or an entry of it
     named: str | None = None     # a rule beyond the role table, see NAMED_RULES
+    post: str | None = None      # the action a POST needs, where it differs (a page shown and saved)
+
+    def action_for(self, method: str) -> str:
+        return self.post if method == "POST" and self.post else self.action
 
 
 def _mark(rule: RouteRule):
@@ -171,14 +262,18 @@ def _mark(rule: RouteRule):
     return decorate
 
 
-def route(section: str, action: str = "read", *, person: str | None = None, named: str | None = None):
-    """The route needs ``action`` on ``section`` (POLICY), and the view checks the person in scope."""
-    assert section in SECTIONS and action in _RIGHT, (section, action)
-    return _mark(RouteRule(section=section, action=action, person=person, named=named))
+def route(section: str, action: str = "read", *, person: str | None = None, named: str | None = None,
+          post: str | None = None):
+    """The route needs ``action`` on ``section`` (POLICY) (``post`` on a POST, if given), and the
+    named rule if any; the view checks the person in scope."""
+    assert section in SECTIONS and action in _RIGHT and post in (None, *_RIGHT), (section, action, post)
+    assert named is None or named in NAMED_RULES, named
+    return _mark(RouteRule(section=section, action=action, person=person, named=named, post=post))
 
 
 def signed_in(view=None, *, named: str | None = None):
     """Any signed-in user (their own account, the home page), or a named rule."""
+    assert named is None or named in NAMED_RULES, named
     decorate = _mark(RouteRule(named=named))
     return decorate(view) if view is not None else decorate
 
@@ -189,22 +284,76 @@ def public(view):
 
 
 # Rules that are not a role x section question. Each takes the user and answers yes or no for the
-# route as a whole; the view still checks the particular object.
-NAMED_RULES: dict = {"undeclared": lambda user: False}
+# route as a whole (the view still checks the particular object); a refusal is audited under its
+# section or area.
+@dataclass(frozen=True)
+class NamedRule:
+    allows: object   # user -> bool
+    section: str     # what the audit trail records a refusal under
 
 
-def route_allows(user, rule: RouteRule) -> bool:
-    if rule.section is not None and not can(user, rule.action, None, rule.section):
+NAMED_RULES: dict[str, NamedRule] = {
+    "undeclared": NamedRule(lambda user: False, "undeclared"),  # a view that declares nothing: fail closed
+    "reports": NamedRule(lambda user: may_file_report(user) or is_police_station(user), "reports"),
+    "file_report": NamedRule(may_file_report, "reports"),
+    "statistics": NamedRule(may_see_statistics, "statistics"),
+    "medical_ledger": NamedRule(may_read_medical_ledger, "medical"),
+    "transfer_partners": NamedRule(lambda user: _active(user) and user.role in TRANSFER_PARTNER_ROLES, "admin"),
+    # A partner acting on a referral to their own organisation (accept, decline).
+    "referral_partner": NamedRule(lambda user: SCOPE.get(user.role) == "referral", "referrals"),
+    # The work list: partners see the referrals to them; who reads referrals sees those awaiting an answer.
+    "referral_work_list": NamedRule(lambda user: SCOPE.get(user.role) == "referral"
+                                    or allowed(user.role, "read", "referrals"), "referrals"),
+    # Drafting and submitting a residence application are civil affairs' acts (民政部门提交落户申请).
+    "civil_affairs": NamedRule(lambda user: SCOPE.get(user.role) == "subtree", "residence"),
+    # The registration is recorded by the police station the application was submitted to.
+    "registering_police": NamedRule(lambda user: is_police_station(user), "residence"),
+}
+
+
+def route_allows(user, rule: RouteRule, method: str = "GET") -> bool:
+    if rule.section is not None and not can(user, rule.action_for(method), None, rule.section):
         return False
-    if rule.named is not None and not NAMED_RULES[rule.named](user):
+    if rule.named is not None and not NAMED_RULES[rule.named].allows(user):
         return False
     return True
 
 
 def enforce_route(user, rule: RouteRule) -> None:
     """Abort with an audited 403 unless the user's role may use the route at all."""
-    if route_allows(user, rule):
+    method = request.method if has_request_context() else "GET"
+    if route_allows(user, rule, method):
         return
-    audit.record_now("denied", section=rule.section or rule.named,
-                     details={"action": rule.action, "status": 403, "route": True})
+    details = {"action": rule.action_for(method), "status": 403, "route": True}
+    if rule.named:
+        details["rule"] = rule.named
+    audit.record_now("denied", section=rule.section or NAMED_RULES[rule.named].section, details=details,
+                     **_asked_about(rule, details))
     abort(403)
+
+
+def _asked_about(rule: RouteRule, details: dict) -> dict:
+    """The file named in the URL of a refused route, directly or through an entry of it (whose id goes
+    into ``details``), so that the trail shows whose file someone tried to reach."""
+    asked = (request.view_args or {}).get(rule.person) if rule.person and has_request_context() else None
+    if asked is None:
+        return {}
+    asked = str(asked).replace("\x00", "")[:64]  # PostgreSQL refuses NUL in the audit row (a 500)
+    if rule.person != "person_id":
+        details["entry"] = asked
+        asked = _person_of_entry(asked)
+    return {"object_type": "person", "object_id": asked} if asked else {}
+
+
+def _person_of_entry(entry_id: str) -> str | None:
+    """The file an entry id named in a refused URL belongs to, so that the trail shows whose file someone
+    tried to reach (looked up only after refusing: the answer is the same 403 either way)."""
+    if len(entry_id) > 32:
+        return None
+    for mapper in db.Model.registry.mappers:
+        columns = mapper.local_table.c
+        if "person_id" in columns and "id" in columns and isinstance(columns["id"].type, String):
+            row = db.session.get(mapper.class_, entry_id)
+            if row is not None:
+                return row.person_id
+    return None

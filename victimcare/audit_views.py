@@ -9,15 +9,19 @@ from sqlalchemy import func, select
 from . import access
 from .audit import ACTIONS, AuditEvent
 from .extensions import db
+from .web import page_arg
 
 audit_bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 
 def _date_arg(name: str):
+    """A date filter; ignored when it is not a date, or so far off (year 1, 9999) that it has no
+    UTC instant (OverflowError, a server error)."""
     try:
-        return dt.date.fromisoformat(request.args.get(name, ""))
+        day = dt.date.fromisoformat(request.args.get(name, ""))
     except ValueError:
         return None
+    return day if dt.date(1900, 1, 1) <= day <= dt.date(2999, 12, 31) else None
 
 
 def _utc_start_of(day: dt.date) -> dt.datetime:
@@ -27,10 +31,13 @@ def _utc_start_of(day: dt.date) -> dt.datetime:
 
 
 @audit_bp.route("/")
+@access.route("audit")
 def trail():
     access.require_area(current_user, "read", "audit")
     query = select(AuditEvent)
-    filters = {k: (request.args.get(k) or "").strip()[:80] for k in ("username", "action", "object_id", "section")}
+    # Without NUL: PostgreSQL refuses it even in a query (a server error); no stored value has one.
+    filters = {k: (request.args.get(k) or "").replace("\x00", "").strip()[:80]
+               for k in ("username", "action", "object_id", "section")}
     if filters["username"]:
         query = query.where(AuditEvent.username == filters["username"])
     if filters["action"] in ACTIONS:
@@ -44,7 +51,7 @@ def trail():
         query = query.where(AuditEvent.ts >= _utc_start_of(since))
     if until:
         query = query.where(AuditEvent.ts < _utc_start_of(until + dt.timedelta(days=1)))
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_arg()
     size = current_app.config["PAGE_SIZE"] * 2
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     events = db.session.scalars(query.order_by(AuditEvent.seq.desc())

@@ -18,7 +18,7 @@ from .keys import pending_rotation, rotate, start_rotation
 
 def register_commands(app) -> None:
     for command in (create_user_command, rotate_keys_command, audit_verify_command, demo_command,
-                    installation_key_command):
+                    installation_key_command, backup_command, backup_verify_command, restore_command):
         app.cli.add_command(command)
 
 
@@ -55,10 +55,18 @@ def create_user_command(username, role, organisation_name, region, display_name,
 
 @click.command("rotate-keys")
 @click.option("--batch-size", default=None, type=int, help="Values re-encrypted per transaction.")
+@click.option("--username", prompt="Administrator username", help="An administrator's username.")
+@click.option("--password", prompt=True, hide_input=True, help="Their password (prompted if absent).")
+@click.option("--totp-code", prompt="Two-factor code", help="Their current two-factor code or a recovery code.")
 @with_appcontext
-def rotate_keys_command(batch_size):
+def rotate_keys_command(batch_size, username, password, totp_code):
     """Re-encrypt every value under a newly generated data key. Safe to interrupt and re-run:
-    a re-run finishes the rotation in progress before starting another."""
+    a re-run finishes the rotation in progress before starting another. Needs an administrator's
+    password and two-factor code; the rotation is audited as that administrator."""
+    from .auth.service import authenticate_admin
+    admin, problem = authenticate_admin(username, password, totp_code, purpose="rotate-keys")
+    if admin is None:
+        raise click.ClickException(problem)
     kr = keyring()
     batch = batch_size or current_app.config["KEY_ROTATION_BATCH"]
     pending = pending_rotation(kr)
@@ -68,11 +76,11 @@ def rotate_keys_command(batch_size):
         kid = start_rotation(kr)
         pending = pending_rotation(kr)
         click.echo(f"New active key {kid} written to {kr.path}. Re-encrypting {pending} values.")
-    audit.record("key_rotation", username="cli", details={"active": kr.active, "pending": pending})
+    audit.record("key_rotation", user=admin, details={"active": kr.active, "pending": pending})
     db.session.commit()
     with click.progressbar(length=pending, label="Re-encrypting") as bar:
         done = rotate(kr, batch, progress=bar.update)
-    audit.record("key_rotation", username="cli", details={"active": kr.active, "done": done, "finished": True})
+    audit.record("key_rotation", user=admin, details={"active": kr.active, "done": done, "finished": True})
     db.session.commit()
     click.echo(f"Done: {done} values now under key {kr.active}. Older keys stay in the keyring so "
                "backups made before today remain readable.")
@@ -108,3 +116,53 @@ def installation_key_command():
     click.echo(public.text())
     click.echo(f"Fingerprint: {public.fingerprint}", err=True)
     click.echo(f"Private keys: {keys_path()} (back it up apart from the database; never share it).", err=True)
+
+
+# -- backup and restore (the logic is in victimcare/backup/) ----------------------
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+@with_appcontext
+def backup_command(path):
+    """Write a consistent, encrypted backup of the database to PATH while the app runs.
+    The keyring is not in it: back up instance/keys.json separately."""
+    from .backup import BackupError, create_backup, describe
+    try:
+        header = create_backup(path)
+    except (BackupError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Wrote {path}. {describe(header)}")
+
+
+@click.command("backup-verify")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def backup_verify_command(path):
+    """Check a backup completely (every chunk, the checksum) without restoring it."""
+    from .backup import BackupError, describe, verify_backup
+    try:
+        header = verify_backup(path)
+    except (BackupError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Backup intact. {describe(header)}")
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Replace the database without asking.")
+@with_appcontext
+def restore_command(path, yes):
+    """Check the backup at PATH completely, then replace the whole database with it."""
+    from .backup import BackupError, describe, restore_backup
+
+    def confirm(header):
+        click.echo(describe(header))
+        return yes or click.confirm("Replace the whole database with this backup?", default=False)
+    try:
+        outcome = restore_backup(path, confirm)
+    except (BackupError, OSError) as exc:
+        raise click.ClickException(f"{exc} Nothing was restored.") from None
+    if outcome is None:
+        raise click.ClickException("Nothing was restored.")
+    click.echo("\n".join(outcome.report()))
+    if not outcome.ok:
+        sys.exit(1)

@@ -17,10 +17,11 @@ import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 
+import click
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app
-from sqlalchemy import String, Text, inspect, select
+from sqlalchemy import LargeBinary, String, Text, func, inspect, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,8 +33,9 @@ NONCE_BYTES = 12
 INDEX_BYTES = 16  # blind indexes are truncated HMAC-SHA256: 128 bits
 
 
-class KeyringError(RuntimeError):
-    """The keyring is missing, incomplete or does not match the data."""
+class KeyringError(click.ClickException):
+    """The keyring is missing, incomplete or does not match the data. A ClickException, so that a
+    `flask --app victimcare ...` command refuses with one line naming the key, not a traceback."""
 
 
 class DecryptionError(RuntimeError):
@@ -71,8 +73,8 @@ class Keyring:
         if not os.path.exists(path):
             raise KeyringError(
                 f"Keyring file {path} is missing: the data keys, the blind-index key and the "
-                "audit key are all absent. Restore it from your key backup, or for a new "
-                "installation run `flask --app victimcare init-keys`.")
+                "audit key are all absent. Restore it from your key backup. (A new installation, "
+                "whose database holds no encrypted data yet, gets a keyring generated at first start.)")
         try:
             with open(path, encoding="utf-8") as fh:
                 raw = json.load(fh)
@@ -151,6 +153,26 @@ class Keyring:
         except InvalidTag:
             raise DecryptionError(f"Value for {aad} does not decrypt (tampered, moved or wrong key)") from None
         return plain.decode("utf-8")
+
+    # Binary values (attachments) in a LargeBinary column: b"v1.<key id>." || nonce || ciphertext,
+    # the same key ids and associated data as text values, without the base64 overhead.
+    def encrypt_bytes(self, plaintext: bytes, aad: str) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = AESGCM(self.data_keys[self.active]).encrypt(nonce, plaintext, aad.encode("utf-8"))
+        return f"{FORMAT}.{self.active}.".encode("ascii") + nonce + sealed
+
+    def decrypt_bytes(self, blob: bytes, aad: str) -> bytes:
+        version, _, rest = bytes(blob).partition(b".")
+        kid, _, raw = rest.partition(b".")
+        if version != FORMAT.encode("ascii") or not kid or len(raw) < NONCE_BYTES:
+            raise DecryptionError(f"Malformed encrypted value for {aad}")
+        key = self.data_keys.get(kid.decode("ascii", "replace"))
+        if key is None:
+            raise DecryptionError(f"Data key {kid.decode('ascii', 'replace')!r} needed for {aad} is not in the keyring")
+        try:
+            return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad.encode("utf-8"))
+        except InvalidTag:
+            raise DecryptionError(f"Value for {aad} does not decrypt (tampered, moved or wrong key)") from None
 
     # -- blind indexes and MACs ---------------------------------------------
     def blind_index(self, domain: str, value: str) -> str:
@@ -231,6 +253,16 @@ class Encrypted:
     def aad(self, obj) -> str:
         return f"{obj.__tablename__}.{self.name}.{obj.id}"
 
+    # -- what key rotation asks of a field (keys.py), so binary fields rotate too --
+    rotate_batch: int | None = None  # at most this many rows per rotation batch (None: the caller's)
+
+    def under_other_key(self, column, kr: "Keyring"):
+        """A where-clause: the stored value is not under the active key."""
+        return ~column.startswith(f"{FORMAT}.{kr.active}.", autoescape=True)
+
+    def reencrypt(self, kr: "Keyring", token, aad: str):
+        return kr.encrypt(kr.decrypt(token, aad), aad)
+
     def __get__(self, obj, owner=None):
         if obj is None:
             return self
@@ -259,6 +291,43 @@ class Encrypted:
         if self.index:
             setattr(obj, self.index, blind_index(self.index_domain, _CODECS[self.kind][0](value),
                                                  self.normalise))
+
+
+class EncryptedBytes(Encrypted):
+    """A binary value (an attachment's content) stored encrypted in the LargeBinary column
+    ``<name>_enc``. Not cached: the value may be megabytes, and it is read once per download."""
+
+    rotate_batch = 4  # rows of up to ATTACHMENT_MAX_BYTES each: keep a rotation batch small in memory
+
+    def __init__(self):
+        super().__init__(kind=bytes)
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        blob = getattr(obj, self.column)
+        return None if blob is None else keyring().decrypt_bytes(blob, self.aad(obj))
+
+    def __set__(self, obj, value):
+        if not value:
+            setattr(obj, self.column, None)
+            return
+        if getattr(obj, "id", None) is None:
+            obj.id = new_row_id()
+        setattr(obj, self.column, keyring().encrypt_bytes(bytes(value), self.aad(obj)))
+
+    def under_other_key(self, column, kr: "Keyring"):
+        prefix = f"{FORMAT}.{kr.active}.".encode("ascii")
+        return func.substr(column, 1, len(prefix)) != literal(prefix, LargeBinary)
+
+    def reencrypt(self, kr: "Keyring", token, aad: str):
+        return kr.encrypt_bytes(kr.decrypt_bytes(token, aad), aad)
+
+
+def plausible_row_id(value: str) -> bool:
+    """Could a URL's id name a row? Longer than an id, or with a NUL byte (which PostgreSQL refuses
+    even in a query: a server error), it names none."""
+    return len(value) <= 32 and "\x00" not in value
 
 
 def new_row_id() -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from . import audit
 from .access import ROLES
 from .auth.models import Organisation, User
+from .attachments import demo as attachments_demo
 from .auth.service import create_organisation, create_user
 from .employment import rules as employment_rules
 from .employment import service as employment
@@ -538,6 +539,7 @@ def load_demo(echo=print, seed: int = 20261125, today: dt.date | None = None) ->
             builder.person(story)
             added += 1
         builder.trafficking_report()
+        attachments_demo.add_examples(builder.shelters[0], builder.user("caseworker"))
         db.session.flush()
         builder.check()
     audit.record("admin", username="cli", details={"change": "demo", "people": added, "users": len(created)})
@@ -548,6 +550,8 @@ def load_demo(echo=print, seed: int = 20261125, today: dt.date | None = None) ->
         echo(f"Demo users created; passwords above are also in {root}/demo-credentials.txt")
     else:
         echo(f"Demo users exist already; their passwords are in {root}/demo-credentials.txt")
+    echo("The manager and the admin set up two-factor authentication (an authenticator app such as "
+         "FreeOTP) at their first log-in, as in a real installation.")
     echo(f"Demo people: {added} added, {existing} already present.")
     if added:
         echo("  with placements, the residence rule in every state, referrals, medical visits, legal aid, "

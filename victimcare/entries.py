@@ -8,14 +8,16 @@ import datetime as dt
 import json
 
 from flask import abort
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy import DateTime, ForeignKey, Integer, String, or_, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from . import access, audit
 from .auth.models import utcnow
-from .crypto import id_column, new_row_id
+from .crypto import id_column, new_row_id, plausible_row_id
 from .extensions import db
 
 
@@ -48,12 +50,59 @@ CONFLICT_MESSAGE = _l("Someone else saved this entry after you opened the form. 
                       "check the current entry, then save again.")
 
 
-def mark_conflict(form, model, entry_id: str) -> None:
-    """After a stale save (StaleEdit or StaleDataError): undo it, say so above the kept input, and
-    carry the current version so that saving again is a deliberate overwrite."""
+def mark_conflict(form, model, entry, fields: dict | None = None):
+    """After a stale save (StaleEdit or StaleDataError): undo it, say so above the kept input, name
+    the other user's change, and carry the current version so that saving again is a deliberate
+    overwrite. ``entry``: its id, or the entry itself (after a failed flush its attributes cannot be
+    read until the rollback, but its identity can). Returns the entry as it is now."""
+    entry_id = entry if isinstance(entry, str) else sa_inspect(entry).identity[0]
     db.session.rollback()
+    current = db.session.get(model, entry_id)
     form.form_errors.append(CONFLICT_MESSAGE)
-    form.version.data = db.session.get(model, entry_id).version
+    their = describe_latest_change(current, form, fields)
+    if their:
+        form.form_errors.append(their)
+    if hasattr(form, "version"):
+        form.version.data = current.version
+    return current
+
+
+def describe_latest_change(obj, form=None, fields: dict | None = None) -> str | None:
+    """Who last changed ``obj`` (a person's own sections, or an entry), when, and what: the fields
+    by their form labels with the new values, so a user whose save was refused sees what came first.
+    ``fields`` names what the form lacks: {name: (label, {value: label})}."""
+    from .people.models import Person, PersonRevision
+    from .web import format_datetime
+    query = select(PersonRevision)
+    if isinstance(obj, Person):  # identity, DNA and the file's status all bump the person's version
+        query = query.where(PersonRevision.person_id == obj.id,
+                            or_(PersonRevision.entry_id.is_(None), PersonRevision.section == "case"))
+    else:
+        query = query.where(PersonRevision.entry_id == obj.id)
+    revision = db.session.scalars(query.order_by(PersonRevision.changed_at.desc()).limit(1)).first()
+    if revision is None:
+        return None
+    who = revision.changed_by
+    changes = json.loads(revision.changes or "{}")
+    known = dict(fields or {})
+    shown = [n for n in changes if n in known or (form is not None and n in form)] or list(changes)
+    return gettext("Saved meanwhile by %(who)s at %(when)s: %(fields)s",
+                   who=(who.display_name or who.username) if who else "—",
+                   when=format_datetime(revision.changed_at),
+                   fields="; ".join(_describe_field(form, known, n, changes[n][-1]) for n in shown))
+
+
+def _describe_field(form, known: dict, name: str, value) -> str:
+    field = form[name] if form is not None and name in form else None
+    if field is not None:
+        label = field.label.text
+        value = next((c.label for c in getattr(field, "choices", None) or () if str(c.value) == str(value)),
+                     value)
+    else:
+        label, values = known.get(name, (name, {}))
+        value = values.get(value, value) if isinstance(value, str) else value
+    text = "—" if value in (None, "", []) else str(value)
+    return f"{label} → {text[:80] + '…' if len(text) > 80 else text}"
 
 
 def check_version(obj, version) -> None:
@@ -113,7 +162,7 @@ def new_entry(model, person, user, **values):
 def load_person(person_id: str, action: str = "read", section: str = "identity"):
     """Load a person, then ask the policy: 404 outside scope, 403 for a forbidden section; audited."""
     from .people.models import Person
-    person = db.session.get(Person, person_id) if len(person_id) <= 32 else None
+    person = db.session.get(Person, person_id) if plausible_row_id(person_id) else None
     if person is None:
         abort(404)
     access.require(current_user, action, person, section)
@@ -122,7 +171,7 @@ def load_person(person_id: str, action: str = "read", section: str = "identity")
 
 def load_entry(model, entry_id: str, action: str, section: str):
     """Load an entry and its person, with the same checks as load_person."""
-    entry = db.session.get(model, entry_id) if len(entry_id) <= 32 else None
+    entry = db.session.get(model, entry_id) if plausible_row_id(entry_id) else None
     if entry is None:
         abort(404)
     person = load_person(entry.person_id, action, section)

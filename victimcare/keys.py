@@ -45,7 +45,7 @@ def pending_rotation(kr: Keyring) -> int:
         column = getattr(model, field.column)
         total += db.session.scalar(
             select(db.func.count()).select_from(model)
-            .where(column.is_not(None), ~column.startswith(f"v1.{kr.active}.", autoescape=True)))
+            .where(column.is_not(None), field.under_other_key(column, kr)))
     return total
 
 
@@ -55,21 +55,19 @@ def rotate(kr: Keyring, batch_size: int, progress=None) -> int:
     Safe to interrupt: each batch commits on its own, and a re-run picks up the rows
     still under an older key."""
     done = 0
-    prefix = f"v1.{kr.active}."
     for model, field in ENCRYPTED_FIELDS:
         column = getattr(model, field.column)
         table = model.__tablename__
         while True:
             rows = db.session.execute(
-                select(model.id, column).where(column.is_not(None),
-                                               ~column.startswith(prefix, autoescape=True))
-                .order_by(model.id).limit(batch_size)).all()
+                select(model.id, column).where(column.is_not(None), field.under_other_key(column, kr))
+                .order_by(model.id).limit(min(batch_size, field.rotate_batch or batch_size))).all()
             if not rows:
                 break
             for row_id, token in rows:
                 aad = f"{table}.{field.name}.{row_id}"
                 db.session.execute(update(model).where(model.id == row_id, column == token)
-                                   .values({field.column: kr.encrypt(kr.decrypt(token, aad), aad)})
+                                   .values({field.column: field.reencrypt(kr, token, aad)})
                                    .execution_options(synchronize_session=False))
             db.session.commit()
             done += len(rows)

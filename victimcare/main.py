@@ -46,6 +46,15 @@ def _caseload_counts(user) -> dict:
     return counts
 
 
+@main_bp.route("/healthz")
+@access.public
+def healthz():
+    """For the load balancer: the app answers and reaches its database. No session, no audit row
+    (it reveals nothing and is polled every few seconds)."""
+    db.session.execute(select(1))
+    return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
 @main_bp.route("/language/<code>")
 @access.public
 def language(code: str):

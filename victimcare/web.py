@@ -6,19 +6,22 @@ import secrets
 
 from zoneinfo import ZoneInfo
 
-from flask import current_app, g, redirect, render_template, request, session, url_for
-from flask_babel import get_locale
+from babel import Locale
+from flask import current_app, g, has_request_context, redirect, render_template, request, session, url_for
+from flask_babel import get_locale, get_translations
+from flask_babel import gettext as babel_gettext
+from flask_babel.speaklater import LazyString
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from jinja2 import pass_context, pass_eval_context
+from markupsafe import Markup
+from sqlalchemy.exc import InternalError, OperationalError, SQLAlchemyError
 
 from . import access
 from .extensions import login_manager
 
-# A view without an access rule (access.route/signed_in/public) is refused. Transitional switch while
-# the existing views are being decorated; True means fail closed.
-REQUIRE_ROUTE_RULES = False
 # All a user with a temporary password (set by an administrator) may do before choosing their own.
 PASSWORD_CHANGE_ENDPOINTS = {"auth.change_password", "auth.logout"}
 
@@ -27,14 +30,20 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "base-uri 'none'; object-src 'none'")
 
 
+# Parsed once: Flask-Babel parses what the selector returns on every request, and babel's Locale.parse
+# of a name searches its locale-data folder each time (a fraction of a millisecond per page).
+_LOCALES = {code: Locale.parse(code) for code in ("zh_CN", "en")}
+
+
 def select_locale():
-    lang = session.get("lang")
-    return lang if lang in ("zh_CN", "en") else "zh_CN"
+    return _LOCALES.get(session.get("lang"), _LOCALES["zh_CN"])
 
 
 def init_app(app):
     from .auth.service import load_session_user
-    from .auth.views import admin_bp, auth_bp
+    from .auth.admin_views import admin_bp
+    from .auth.views import auth_bp
+    from .attachments.views import attachments_bp
     from .audit_views import audit_bp
     from .main import main_bp
     from .disclosures.views import disclosures_bp
@@ -53,7 +62,7 @@ def init_app(app):
 
     for bp in (main_bp, auth_bp, admin_bp, audit_bp, people_bp, referrals_bp, placements_bp, medical_bp,
                legal_bp, schooling_bp, employment_bp, followups_bp, disclosures_bp, reports_bp, stats_bp,
-               ledgers_bp, portability_bp):
+               ledgers_bp, portability_bp, attachments_bp):
         app.register_blueprint(bp)
 
     access.public(app.view_functions["static"])
@@ -67,16 +76,55 @@ def init_app(app):
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, _error_page)
     app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(SQLAlchemyError, _database_error)
 
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["ymd"] = format_date
     app.jinja_env.filters["ymdhm"] = format_datetime
     app.jinja_env.globals["get_locale"] = get_locale
-    from .medical import reports_access
-    app.jinja_env.globals["may_file_report"] = lambda: reports_access.may_file(current_user)
-    app.jinja_env.globals["is_police_station"] = lambda: reports_access.is_station(current_user)
+    app.jinja_env.globals["may_file_report"] = lambda: access.may_file_report(current_user)
+    app.jinja_env.globals["is_police_station"] = lambda: access.is_police_station(current_user)
+    # The user object itself, not the proxy: a page asks can() dozens of times and every attribute
+    # read through current_user goes through the context lookup again.
     app.jinja_env.globals["can"] = lambda action, person=None, section="identity": \
-        access.can(current_user, action, person, section)
+        access.can(current_user._get_current_object(), action, person, section)
+    # Every right on one person's file in one go (the file header's tabs ask a dozen).
+    app.jinja_env.globals["person_rights"] = lambda person: access.rights(current_user._get_current_object(), person)
+    app.context_processor(_page_helpers)
+    app.jinja_env.finalize = _translate_lazy  # before any template is compiled: it is part of the code
+
+
+def _page_helpers() -> dict:
+    """gettext and can() bound once per rendered page to its translations and user (they shadow the
+    globals of the same name): a page asks them a hundred times, and Flask-Babel and Flask-Login look
+    both up again through the request context on every call. Under force_locale (printouts) the page
+    is rendered inside the block, so it binds the forced locale's translations."""
+    if not has_request_context():
+        return {}
+    translations = get_translations()
+    user = current_user._get_current_object()
+
+    @pass_eval_context
+    def gettext(eval_ctx, string, **variables):
+        # As Jinja's newstyle gettext (jinja2.ext): always a format string, escaped in HTML pages.
+        text = translations.ugettext(string)
+        return (Markup(text) if eval_ctx.autoescape else text) % variables
+
+    return {"gettext": gettext, "_": gettext, "_page_translations": translations,
+            "can": lambda action, person=None, section="identity": access.can(user, action, person, section)}
+
+
+@pass_context
+def _translate_lazy(context, value):
+    """Every value a template prints passes here. A lazily translated string (a label, a section's
+    title: lazy_gettext without arguments) is translated with the page's translations, and kept as
+    markup as it would have been; Flask-Babel would look up the request's translations again for each."""
+    if type(value) is LazyString and getattr(value, "_func", None) is babel_gettext \
+            and len(getattr(value, "_args", ())) == 1 and not getattr(value, "_kwargs", True):
+        translations = context.get("_page_translations")
+        if translations is not None:
+            return Markup(translations.ugettext(value._args[0]))
+    return value
 
 
 def route_rule(endpoint: str | None):
@@ -95,11 +143,9 @@ def _before_request():
         return login_manager.unauthorized()
     if current_user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
         return redirect(url_for("auth.change_password"))
-    if rule is None:
-        if REQUIRE_ROUTE_RULES:
-            current_app.logger.error("Refused %s: the view declares no access rule", request.endpoint)
-            access.enforce_route(current_user, access.RouteRule(named="undeclared"))
-        return None
+    if rule is None:  # a view without access.route/signed_in/public: refused (fail closed, audited)
+        current_app.logger.error("Refused %s: the view declares no access rule", request.endpoint)
+        rule = access.RouteRule(named="undeclared")
     access.enforce_route(current_user, rule)
     return None
 
@@ -139,6 +185,30 @@ def _error_page(error):
     return render_template("errors/error.html", code=code, message=_ERROR_TITLES.get(code, _("Error"))), code
 
 
+_DATABASE_UNAVAILABLE = _l("The database cannot save right now: the disk is full or the database is read-only. "
+                           "Nothing was half-saved. Please tell your administrator.")
+
+
+def _database_error(error):
+    """A database error escaping a view: roll back (so the transaction is all or nothing), log what
+    failed without the statement's values, and answer with a page, never a traceback. The disk
+    full / read-only kind (OperationalError, InternalError) is 503; anything else is a plain 500."""
+    from .extensions import db
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        db.session.remove()
+    # The page must not load the user again: that may write (session touch) and fail once more.
+    g._login_user = login_manager.anonymous_user()
+    unavailable = isinstance(error, (OperationalError, InternalError))
+    current_app.logger.error("Database error on %s %s (request %s): %s: %s", request.method, request.path,
+                             g.get("request_id"), type(error).__name__,
+                             str(getattr(error, "orig", None) or type(error).__name__).splitlines()[0])
+    code = 503 if unavailable else 500
+    message = _DATABASE_UNAVAILABLE if unavailable else _ERROR_TITLES[500]
+    return render_template("errors/error.html", code=code, message=message), code
+
+
 def _csrf_error(error):
     message = _("The form had expired or was not sent from this site. Please go back, reload and try again.")
     return render_template("errors/error.html", code=400, message=message), 400
@@ -154,3 +224,12 @@ def format_datetime(value) -> str:
         return ""
     local = value.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
     return local.strftime("%Y-%m-%d %H:%M")
+
+
+# Beyond any list; a larger ?page= made an OFFSET the database cannot hold (a server error).
+MAX_PAGE = 100_000
+
+
+def page_arg() -> int:
+    """The ?page= of a paged list: 1 when absent or not a number, at most MAX_PAGE."""
+    return min(max(1, request.args.get("page", 1, type=int) or 1), MAX_PAGE)

@@ -4,11 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask_babel import lazy_gettext as _l
 
-from .. import audit
+from .. import access, audit
 from ..entries import load_person
 from ..extensions import db
 from ..sections import FileSection, register
 from .forms import BASIS_LABELS, GIVER_LABELS
+from .models import Disclosure
 from .service import disclosures_of
 
 disclosures_bp = Blueprint("disclosures", __name__)
@@ -27,7 +28,8 @@ def _summary(person):
 
 
 register(FileSection("disclosures", _l("Disclosures"), "disclosures.for_person", order=85,
-                     summary_template="disclosures/_summary.html", load=_summary))
+                     summary_template="disclosures/_summary.html", load=_summary,
+                     rows_in=(Disclosure,), empty=lambda person: {"disclosures": []}))
 
 
 @disclosures_bp.app_context_processor
@@ -37,6 +39,7 @@ def _labels():
 
 
 @disclosures_bp.route("/people/<person_id>/disclosures")
+@access.route("disclosures", person="person_id")
 def for_person(person_id: str):
     person = load_person(person_id, "read", "disclosures")
     rows = disclosures_of(person)

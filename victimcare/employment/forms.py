@@ -58,6 +58,8 @@ class EmploymentForm(FlaskForm):
             raise ValidationError(_l("Record a service only with the person's wish: confirm it."))
 
     def validate_start_date(self, field):
+        if field.data is None:  # not a date: the field already says so (WTForms runs the chain anyway)
+            return
         problem = rules.age_problem(self.person, field.data)
         if problem:
             date = rules.certain_from(self.person.birth_year).isoformat() if problem == "not_certain" else ""

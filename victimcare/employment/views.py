@@ -29,7 +29,8 @@ def _summary(person):
 
 
 register(FileSection(SECTION, _l("Training and jobs"), "employment.for_person", order=60,
-                     summary_template="employment/_summary.html", load=_summary))
+                     summary_template="employment/_summary.html", load=_summary,
+                     rows_in=(EmploymentService,), empty=lambda person: {"entries": []}))
 
 
 @employment_bp.app_context_processor
@@ -38,6 +39,7 @@ def _labels():
 
 
 @employment_bp.route("/people/<person_id>/employment")
+@access.route(SECTION, person="person_id")
 def for_person(person_id: str):
     person = load_person(person_id, "read", SECTION)
     audit.record("view", object_type="person", object_id=person.id, section=SECTION)
@@ -55,6 +57,7 @@ def _form(person, entry=None) -> EmploymentForm:
 
 
 @employment_bp.route("/people/<person_id>/employment/new", methods=["GET", "POST"])
+@access.route(SECTION, "write", person="person_id")
 def new(person_id: str):
     person = load_person(person_id, "write", SECTION)
     require_open(person)
@@ -68,6 +71,7 @@ def new(person_id: str):
 
 
 @employment_bp.route("/employment/<entry_id>/edit", methods=["GET", "POST"])
+@access.route(SECTION, "write", person="entry_id")
 def edit(entry_id: str):
     entry, person = load_entry(EmploymentService, entry_id, "write", SECTION)
     require_own_organisation(entry, SECTION)

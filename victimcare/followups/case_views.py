@@ -8,12 +8,13 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
-from .. import audit
-from ..entries import load_person
+from .. import access, audit
+from ..entries import describe_latest_change, load_person
 from ..extensions import db
 from ..sections import FileSection, register
 from . import service
 from .forms import CaseReasonForm
+from .models import CaseStatusChange
 from .views import ERRORS, followups_bp
 
 
@@ -23,10 +24,12 @@ def _summary(person):
 
 
 register(FileSection("case", _l("Case status"), "followups.case", order=95,
-                     summary_template="followups/_case_summary.html", load=_summary))
+                     summary_template="followups/_case_summary.html", load=_summary,
+                     rows_in=(CaseStatusChange,), empty=lambda person: {"status": person.status, "last": None}))
 
 
 @followups_bp.route("/people/<person_id>/case")
+@access.route("case", person="person_id")
 def case(person_id: str):
     person = load_person(person_id, "read", "case")
     audit.record("view", object_type="person", object_id=person.id, section="case")
@@ -53,6 +56,7 @@ def _change_status(person_id: str, action: str):
         if form.expected_status.data != person.status or person.status != wanted:
             form.form_errors.append(_("Someone else closed or reopened this file after you opened the form. "
                                       "Your input is kept below; check the file's status first."))
+            form.form_errors.extend(filter(None, [describe_latest_change(person, form)]))
             form.expected_status.data = person.status
             return _reason_page(person, form, action), 409
         try:
@@ -73,10 +77,12 @@ def _change_status(person_id: str, action: str):
 
 
 @followups_bp.route("/people/<person_id>/close", methods=["GET", "POST"])
+@access.route("case", "write", person="person_id")
 def close(person_id: str):
     return _change_status(person_id, "close")
 
 
 @followups_bp.route("/people/<person_id>/reopen", methods=["GET", "POST"])
+@access.route("case", "write", person="person_id")
 def reopen(person_id: str):
     return _change_status(person_id, "reopen")

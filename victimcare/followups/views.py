@@ -10,15 +10,16 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import access, audit
-from ..entries import load_entry, load_person
+from ..entries import load_entry, load_person, mark_conflict
 from ..extensions import db
 from ..sections import FileSection, register
 from . import service
 from .forms import KIND_LABELS, METHOD_LABELS, STATE_LABELS, WISH_BY_LABELS, COUNTRY_LABELS, ReturnForm, VisitForm
-from .models import RETURN_FIELDS, VISIT_FIELDS, FollowupVisit
+from .models import RETURN_FIELDS, VISIT_FIELDS, FollowupVisit, PersonReturn
 from .rules import visit_state
 
 followups_bp = Blueprint("followups", __name__)
@@ -35,8 +36,6 @@ ERRORS = {
     "not_closed": _l("The file is not closed."),
     "reason_required": _l("Give the reason."),
 }
-CONFLICT = _l("Someone else saved this after you opened the form. Your input is kept below; check the "
-              "current record, then save again.")
 
 
 def _summary(person):
@@ -50,7 +49,9 @@ def _summary(person):
 
 
 register(FileSection("followups", _l("Return and follow-up"), "followups.for_person", order=90,
-                     summary_template="followups/_summary.html", load=_summary))
+                     summary_template="followups/_summary.html", load=_summary,
+                     rows_in=(PersonReturn,),
+                     empty=lambda person: {"ret": None, "visits": [], "next": None, "late": 0, "done": 0}))
 
 
 @followups_bp.app_context_processor
@@ -64,6 +65,7 @@ def _closed_page(person):
 
 
 @followups_bp.route("/people/<person_id>/followups")
+@access.route("followups", person="person_id")
 def for_person(person_id: str):
     person = load_person(person_id, "read", "followups")
     audit.record("view", object_type="person", object_id=person.id, section="followups")
@@ -74,6 +76,7 @@ def for_person(person_id: str):
 
 
 @followups_bp.route("/people/<person_id>/followups/return", methods=["GET", "POST"])
+@access.route("followups", "write", person="person_id")
 def edit_return(person_id: str):
     """Record the return, or correct it (the same form; optimistic lock on the record)."""
     person = load_person(person_id, "write", "followups")
@@ -98,10 +101,9 @@ def edit_return(person_id: str):
         except service.FollowupError as exc:
             db.session.rollback()
             getattr(form, exc.field).errors.append(ERRORS[exc.key])
-        except (service.StaleEdit, StaleDataError):
+        except (service.StaleEdit, StaleDataError, IntegrityError):  # the last: both recorded it at once
             db.session.rollback()
-            form.form_errors.append(CONFLICT)
-            form.version.data = service.return_of(person).version
+            ret = mark_conflict(form, PersonReturn, service.return_of(person).id)
             return render_template("followups/return_form.html", person=person, form=form, ret=ret), 409
         else:
             flash(message, "success")
@@ -110,6 +112,7 @@ def edit_return(person_id: str):
 
 
 @followups_bp.route("/followups/visits/<visit_id>", methods=["GET", "POST"])
+@access.route("followups", "write", person="visit_id")
 def record_visit(visit_id: str):
     visit, person = load_entry(FollowupVisit, visit_id, "write", "followups")
     if person.status != "open":
@@ -126,9 +129,7 @@ def record_visit(visit_id: str):
             db.session.rollback()
             getattr(form, exc.field).errors.append(ERRORS[exc.key])
         except (service.StaleEdit, StaleDataError):
-            db.session.rollback()
-            form.form_errors.append(CONFLICT)
-            form.version.data = db.session.get(FollowupVisit, visit.id).version
+            visit = mark_conflict(form, FollowupVisit, visit)
             return render_template("followups/visit_form.html", person=person, form=form, visit=visit), 409
         else:
             flash(_("Visit recorded.") if changes else _("Nothing was changed."), "success")

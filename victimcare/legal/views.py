@@ -29,7 +29,8 @@ def _summary(person):
 
 
 register(FileSection(SECTION, _l("Legal aid"), "legal.for_person", order=50,
-                     summary_template="legal/_summary.html", load=_summary))
+                     summary_template="legal/_summary.html", load=_summary,
+                     rows_in=(LegalAid,), empty=lambda person: {"entries": []}))
 
 
 @legal_bp.app_context_processor
@@ -38,6 +39,7 @@ def _labels():
 
 
 @legal_bp.route("/people/<person_id>/legal")
+@access.route(SECTION, person="person_id")
 def for_person(person_id: str):
     person = load_person(person_id, "read", SECTION)
     audit.record("view", object_type="person", object_id=person.id, section=SECTION)
@@ -57,6 +59,7 @@ def _form(entry=None) -> LegalAidForm:
 
 
 @legal_bp.route("/people/<person_id>/legal/new", methods=["GET", "POST"])
+@access.route(SECTION, "write", person="person_id")
 def new(person_id: str):
     person = load_person(person_id, "write", SECTION)
     require_open(person)
@@ -70,6 +73,7 @@ def new(person_id: str):
 
 
 @legal_bp.route("/legal/<entry_id>/edit", methods=["GET", "POST"])
+@access.route(SECTION, "write", person="entry_id")
 def edit(entry_id: str):
     entry, person = load_entry(LegalAid, entry_id, "write", SECTION)
     require_own_organisation(entry, SECTION)

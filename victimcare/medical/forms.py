@@ -41,7 +41,9 @@ class YuanField(Field):
 
     def process_formdata(self, valuelist):
         self.data = None
-        if valuelist and valuelist[0].strip():
+        if valuelist and not valuelist[0].strip():
+            self.raw_data = [""]  # blanks are no amount: InputRequired must see an empty field
+        elif valuelist:
             problem, value = rules.parse_amount(valuelist[0])
             if problem:
                 raise ValueError(_AMOUNT_MESSAGES[problem])

@@ -1,6 +1,6 @@
 """Suspected-trafficking reports (强制报告, Jiangsu 2021-2030 二(一)5): hospitals, schools and shelters
 file them to a police station; the station sees them at once in its work list and records its steps.
-Who may do what is reports_access.py; every view, creation and step is audited."""
+Who may do what is access.py (the reports rules); every view, creation and step is audited."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -12,9 +12,11 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .. import access, audit
 from ..choices import options
+from ..crypto import plausible_row_id
 from ..extensions import db
 from ..people.models import Person
-from . import reports_access, service
+from ..entries import StaleEdit
+from . import service
 from .forms import ReportForm, ReportStepForm
 from .models import TraffickingReport
 from .views import medical_bp
@@ -29,15 +31,16 @@ def _deny(status: int, report_id: str | None = None):
 
 
 @medical_bp.route("/reports/")
+@access.signed_in(named="reports")
 def reports():
-    if not (reports_access.may_file(current_user) or reports_access.is_station(current_user)):
+    if not (access.may_file_report(current_user) or access.is_police_station(current_user)):
         _deny(403)
     rows = service.reports_for(current_user)
     audit.record("list", object_type="trafficking_report", section="reports", details={"results": len(rows)})
     db.session.commit()
     return render_template("medical/reports.html", reports=rows,
-                           station=reports_access.is_station(current_user),
-                           may_file=reports_access.may_file(current_user))
+                           station=access.is_police_station(current_user),
+                           may_file=access.may_file_report(current_user))
 
 
 def _linked_person(case_number: str | None):
@@ -45,6 +48,8 @@ def _linked_person(case_number: str | None):
     message does not say whether the case number exists)."""
     if not case_number:
         return None
+    if "\x00" in case_number:  # no case number has one, and PostgreSQL refuses it even in a query
+        return False
     person = db.session.scalar(select(Person).where(Person.case_number == case_number.strip()))
     if person is None or not access.can(current_user, "read", person, "summary"):
         return False
@@ -52,8 +57,9 @@ def _linked_person(case_number: str | None):
 
 
 @medical_bp.route("/reports/new", methods=["GET", "POST"])
+@access.signed_in(named="file_report")
 def new_report():
-    if not reports_access.may_file(current_user):
+    if not access.may_file_report(current_user):
         _deny(403)
     form = ReportForm()
     stations = {o.id: o for o in service.police_stations()}
@@ -73,42 +79,59 @@ def new_report():
 
 
 def _load_report(report_id: str) -> tuple[TraffickingReport, str]:
-    report = db.session.get(TraffickingReport, report_id) if len(report_id) <= 32 else None
-    role = reports_access.report_role(current_user, report) if report is not None else None
+    report = db.session.get(TraffickingReport, report_id) if plausible_row_id(report_id) else None
+    role = access.report_role(current_user, report) if report is not None else None
     if role is None:
         _deny(404, report_id)
     return report, role
 
 
 @medical_bp.route("/reports/<report_id>", methods=["GET", "POST"])
+@access.signed_in(named="reports")
 def report(report_id: str):
     report, role = _load_report(report_id)
     if not _posted():
         # Marked read before the form takes the version, so the first step is not a false conflict.
-        service.mark_read(report, current_user)
-        audit.record("view", object_type="trafficking_report", object_id=report.id, section="reports",
-                     details={"as": role})
-        db.session.commit()
+        try:
+            service.mark_read(report, current_user)
+            _audit_view(report, role)
+        except StaleDataError:  # a colleague opened it at the same moment and marked it read first
+            db.session.rollback()
+            _audit_view(report, role)
     elif role != "police":
         _deny(403, report.id)
     form = ReportStepForm(data=None if _posted() else {"version": report.version})
     form.status.choices = [c for c in form.status.choices if c.value in service.next_steps(report)]
+    if _posted() and str(form.version.data) != str(report.version):
+        # Checked before the form: a step taken meanwhile also changes which steps are valid, and the
+        # user must hear "someone else acted", not "not a valid choice".
+        return _stale_step(report, role, form)
     if form.validate_on_submit():
         try:
             service.take_step(report, form.status.data, form.note.data, current_user, form.version.data)
             db.session.commit()
-        except (service.StaleEdit, StaleDataError):
-            db.session.rollback()
-            form.form_errors.append(_("Someone else at the station recorded a step after you opened "
-                                      "this report. Your note is kept below; check the report, then save again."))
-            form.version.data = db.session.get(TraffickingReport, report.id).version
-            return _render(report, role, form), 409
+        except (StaleEdit, StaleDataError):
+            return _stale_step(report, role, form)
         except ValueError:
             form.status.errors.append(_("This step has already been taken."))
         else:
             flash(_("Saved."), "success")
             return redirect(url_for("medical.report", report_id=report.id))
     return _render(report, role, form)
+
+
+def _audit_view(report, role) -> None:
+    audit.record("view", object_type="trafficking_report", object_id=report.id, section="reports",
+                 details={"as": role})
+    db.session.commit()
+
+
+def _stale_step(report, role, form):
+    db.session.rollback()
+    form.form_errors.append(_("Someone else at the station recorded a step after you opened "
+                              "this report. Your note is kept below; check the report, then save again."))
+    form.version.data = db.session.get(TraffickingReport, report.id).version
+    return _render(report, role, form), 409
 
 
 def _posted() -> bool:

@@ -21,10 +21,10 @@ def parse_amount(text: str) -> tuple[str | None, Decimal | None]:
     if not _AMOUNT.match(text):
         return "shape", None
     value = Decimal(text)
+    if value > MAX_AMOUNT:  # first: quantize() raises InvalidOperation beyond 28 digits (a 500)
+        return "too_large", None
     if value != value.quantize(CENT):
         return "decimals", None
-    if value > MAX_AMOUNT:
-        return "too_large", None
     return None, value.quantize(CENT)
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from .. import audit
+from .. import access, audit
 from ..auth.models import Organisation, utcnow
-from ..entries import StaleEdit, apply_changes, check_version, new_entry, plain, record_change  # noqa: F401
+from ..entries import apply_changes, check_version, new_entry, plain, record_change
 from ..extensions import db
-from . import reports_access, rules
+from . import rules
 from .models import DisabilityAssessment, MedicalVisit, ReportUpdate, TraffickingReport
 
 VISIT_FIELDS = ("visit_date", "visit_type", "diagnosis", "notes", "total_cost", "insurance_paid", "self_pay")
@@ -92,7 +92,7 @@ def police_stations() -> list[Organisation]:
 
 
 def file_report(data: dict, station: Organisation, user, person=None) -> TraffickingReport:
-    if not reports_access.may_file(user) or station.kind != "police" or not station.active:
+    if not access.may_file_report(user) or station.kind != "police" or not station.active:
         raise PermissionError("may not file this report")
     report = TraffickingReport(reporter_organisation_id=user.organisation_id,
                                police_organisation_id=station.id, person_id=getattr(person, "id", None),
@@ -108,7 +108,7 @@ def file_report(data: dict, station: Organisation, user, person=None) -> Traffic
 
 def mark_read(report: TraffickingReport, user) -> None:
     """The station has opened it: no longer marked new in its work list."""
-    if report.read_at is None and reports_access.report_role(user, report) == "police":
+    if report.read_at is None and access.report_role(user, report) == "police":
         report.read_at = utcnow()
         report.read_by_id = user.id
 
@@ -120,7 +120,7 @@ def next_steps(report: TraffickingReport) -> tuple[str, ...]:
 
 
 def take_step(report: TraffickingReport, status: str, note: str, user, version) -> ReportUpdate:
-    if reports_access.report_role(user, report) != "police":
+    if access.report_role(user, report) != "police":
         raise PermissionError("only the addressed station acts on a report")
     check_version(report, version)
     if status not in next_steps(report):
@@ -140,13 +140,13 @@ def take_step(report: TraffickingReport, status: str, note: str, user, version) 
 
 def reports_for(user) -> list[TraffickingReport]:
     """Newest first: the station's work list, or the reporting organisation's own reports."""
-    return db.session.scalars(select(TraffickingReport).where(reports_access.visible_reports(user))
+    return db.session.scalars(select(TraffickingReport).where(access.visible_reports(user))
                               .order_by(TraffickingReport.created_at.desc())).all()
 
 
 def new_reports_count(user) -> int:
     """For the home page: reports to the user's station that nobody there has opened yet."""
-    if not reports_access.is_station(user):
+    if not access.is_police_station(user):
         return 0
     return db.session.scalar(select(func.count()).select_from(TraffickingReport).where(
         TraffickingReport.police_organisation_id == user.organisation_id,

@@ -9,7 +9,8 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import access, audit
-from ..entries import load_entry, load_person, mark_conflict, require_open, require_own_organisation
+from ..entries import (StaleEdit, load_entry, load_person, mark_conflict, require_open,
+                       require_own_organisation)
 from ..extensions import db
 from ..sections import FileSection, register
 from . import rules, service
@@ -26,7 +27,10 @@ def _summary(person):
 
 
 register(FileSection("medical", _l("Medical care"), "medical.for_person", order=40,
-                     summary_template="medical/_summary.html", load=_summary))
+                     summary_template="medical/_summary.html", load=_summary,
+                     rows_in=(MedicalVisit, DisabilityAssessment),
+                     empty=lambda person: {"visits": [], "count": 0, "totals": rules.cost_totals([]),
+                                           "assessments": []}))
 
 
 @medical_bp.app_context_processor
@@ -49,6 +53,7 @@ def _render_section(person, visit_form=None, disability_form=None, status=200):
 
 
 @medical_bp.route("/people/<person_id>/medical")
+@access.route("medical", person="person_id")
 def for_person(person_id: str):
     person = load_person(person_id, "read", "medical")
     audit.record("view", object_type="person", object_id=person.id, section="medical")
@@ -57,6 +62,7 @@ def for_person(person_id: str):
 
 
 @medical_bp.route("/people/<person_id>/medical/visits", methods=["POST"])
+@access.route("medical", "write", person="person_id")
 def add_visit(person_id: str):
     person = load_person(person_id, "write", "medical")
     require_open(person)
@@ -70,6 +76,7 @@ def add_visit(person_id: str):
 
 
 @medical_bp.route("/people/<person_id>/medical/assessments", methods=["POST"])
+@access.route("medical", "write", person="person_id")
 def add_assessment(person_id: str):
     person = load_person(person_id, "write", "medical")
     require_open(person)
@@ -104,8 +111,8 @@ def _edit(model, entry_id: str, form_class, fields, update, template):
         try:
             changes = update(entry, form.data, current_user, form.version.data)
             db.session.commit()
-        except (service.StaleEdit, StaleDataError):
-            mark_conflict(form, model, entry.id)
+        except (StaleEdit, StaleDataError):
+            mark_conflict(form, model, entry)
             return render_template(template, form=form, person=person, entry=entry, conflict=True), 409
         flash(_("Saved.") if changes else _("Nothing was changed."), "success")
         return redirect(url_for("medical.for_person", person_id=person.id))
@@ -113,6 +120,7 @@ def _edit(model, entry_id: str, form_class, fields, update, template):
 
 
 @medical_bp.route("/medical/visits/<visit_id>/edit", methods=["GET", "POST"])
+@access.route("medical", "write", person="visit_id")
 def edit_visit(visit_id: str):
     return _edit(MedicalVisit, visit_id, VisitForm, ("visit_date", "visit_type", "diagnosis", "notes",
                                                      "total_cost", "insurance_paid"),
@@ -120,6 +128,7 @@ def edit_visit(visit_id: str):
 
 
 @medical_bp.route("/medical/assessments/<assessment_id>/edit", methods=["GET", "POST"])
+@access.route("medical", "write", person="assessment_id")
 def edit_assessment(assessment_id: str):
     return _edit(DisabilityAssessment, assessment_id, DisabilityForm, service.ASSESSMENT_FIELDS,
                  service.update_assessment, "medical/assessment_form.html")

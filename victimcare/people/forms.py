@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -34,6 +35,21 @@ _DIVISION_MESSAGES = {
 }
 
 
+class IntegerRange(NumberRange):
+    """NumberRange for IntegerFields. WTForms' own calls math.isnan(), which raises OverflowError on an
+    integer beyond a float's range (a 400-digit age was a server error): such a number is out of range."""
+
+    def __call__(self, form, field):
+        data = field.data
+        if not isinstance(data, int) or abs(data) < 2 ** 53:
+            return super().__call__(form, field)
+        field.data = math.inf if data > 0 else -math.inf
+        try:
+            return super().__call__(form, field)
+        finally:
+            field.data = data
+
+
 def not_in_future(form, field):
     if field.data and field.data > dt.date.today():
         raise ValidationError(_l("This date is in the future."))
@@ -52,7 +68,7 @@ class IdentityForm(FlaskForm):
     sex = SelectField(_l("Sex"), choices=options(SEX_LABELS))
     date_of_birth = DateField(_l("Date of birth"), validators=[Optional(), not_in_future],
                               description=_l("YYYY-MM-DD. If unknown, give an estimated age instead."))
-    estimated_age = IntegerField(_l("Estimated age (years)"), validators=[Optional(), NumberRange(0, 120)])
+    estimated_age = IntegerField(_l("Estimated age (years)"), validators=[Optional(), IntegerRange(0, 120)])
     id_number = StringField(_l("Resident ID number"), validators=[Optional(), Length(max=30)],
                             filters=[_blank_to_none])
     nationality = SelectField(_l("Nationality"), choices=options(NATIONALITY_LABELS), default="CHN")

@@ -57,7 +57,8 @@ def _apply_birth(person: Person, data: dict, today: dt.date) -> dict:
 
 
 def _apply_aliases(person: Person, names: list[str]) -> dict:
-    current = {a.name: a for a in person.aliases}
+    with db.session.no_autoflush:  # loading them must not write the person early: one UPDATE per save
+        current = {a.name: a for a in person.aliases}
     wanted = list(dict.fromkeys(n.strip() for n in names if n.strip()))
     if list(current) == wanted:
         return {}

@@ -14,13 +14,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import access, audit
 from ..choices import options
 from ..auth.models import CASE_HOLDING_KINDS, Organisation
-from ..entries import StaleEdit, load_person
+from ..entries import StaleEdit, load_person, mark_conflict
 from ..extensions import db
-from ..sections import FileSection, file_sections, register
+from ..web import page_arg
+from ..sections import FileSection, file_sections, load_cards, register
 from . import service
 from .forms import (CASE_STATUS_LABELS, IDENTITY_STATUS_LABELS, METHOD_LABELS, NATIONALITY_LABELS,
                     SEX_LABELS, TRACING_LABELS, CaseloadFilterForm, DnaForm, IdentityForm, RegisterForm)
-from .models import IDENTITY_FIELDS, Person, PersonRevision
+from .models import IDENTITY_FIELDS, Person, PersonAlias, PersonRevision
 from .rules import age_band
 
 people_bp = Blueprint("people", __name__, url_prefix="/people")
@@ -51,12 +52,13 @@ def _case_organisations():
 
 
 @people_bp.route("/")
+@access.route("identity")
 def caseload():
     access.require(current_user, "read", None, "identity")
     form = CaseloadFilterForm(request.args)
     orgs = access.scoped_organisations(current_user)
     form.organisation_id.choices = options(((o.id, o.name) for o in orgs), blank=_("Any"))
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_arg()
     people, total = [], 0
     if form.validate():
         filters = {k: v for k, v in form.data.items() if v not in (None, "")}
@@ -81,6 +83,7 @@ def _audit_listing(filters: dict, total: int) -> None:
 
 
 @people_bp.route("/new", methods=["GET", "POST"])
+@access.route("identity", "write")
 def register():
     access.require(current_user, "write", None, "identity")
     form = RegisterForm()
@@ -98,16 +101,27 @@ def register():
 
 
 @people_bp.route("/<person_id>")
+@access.route("summary", person="person_id")
 def view(person_id: str):
-    """The file: identity (or, for partners, the minimal identity) and a card per readable section."""
+    """The file: identity (or, for partners, the minimal identity) and a card per readable section.
+
+    The user's rights on the file are asked once (the template asks ``rights``, not can() per link).
+    The page is rendered before the audit row is committed, in the same transaction: nothing is sent
+    unless the view is recorded, and what the template loads lazily needs no second transaction."""
     person = get_person(person_id, "read", "summary")
-    cards = [(s, s.load(person)) for s in file_sections()
-             if s.summary_template and access.can(current_user, "read", person, s.key)]
-    sections = ["identity" if access.can(current_user, "read", person, "identity") else "summary"]
+    rights = access.rights(current_user._get_current_object(), person)
+    identity = rights.can("read", "identity")
+    cards = load_cards(person, {section for action, section in rights if action == "read"},
+                       relations={"aliases": PersonAlias} if identity else None)
+    # Each readable section's page: its tab and its card both link there.
+    links = {s.key: url_for(s.endpoint, person_id=person.id) for s in file_sections() if rights.can("read", s.key)}
+    page = render_template("people/view.html", person=person, today=dt.date.today(), cards=cards,
+                           file_rights=rights, file_links=links)
+    sections = ["identity" if identity else "summary"]
     audit.record("view", object_type="person", object_id=person.id, section=sections[0],
                  details={"sections": sections + [s.key for s, _data in cards]})
     db.session.commit()
-    return render_template("people/view.html", person=person, today=dt.date.today(), cards=cards)
+    return page
 
 
 def _identity_form_data(person: Person) -> dict:
@@ -120,6 +134,7 @@ def _identity_form_data(person: Person) -> dict:
 
 
 @people_bp.route("/<person_id>/edit", methods=["GET", "POST"])
+@access.route("identity", "write", person="person_id")
 def edit(person_id: str):
     person = get_person(person_id, "write")
     form = IdentityForm(data=None if request.method == "POST" else _identity_form_data(person))
@@ -128,21 +143,15 @@ def edit(person_id: str):
             changes = service.update_identity(person, form.data, current_user, form.version.data)
             db.session.commit()
         except (StaleEdit, StaleDataError):
-            db.session.rollback()
-            return _conflict(form, person)
+            mark_conflict(form, Person, person)
+            return render_template("people/form.html", form=form, person=person, conflict=True), 409
         flash(_("Saved.") if changes else _("Nothing was changed."), "success")
         return redirect(url_for("people.view", person_id=person.id))
     return render_template("people/form.html", form=form, person=person)
 
 
-def _conflict(form, person):
-    form.form_errors.append(_("Someone else saved this file after you opened the form. Your input is "
-                              "kept below; check the current file, then save again."))
-    form.version.data = db.session.get(Person, person.id).version
-    return render_template("people/form.html", form=form, person=person, conflict=True), 409
-
-
 @people_bp.route("/<person_id>/dna", methods=["GET", "POST"])
+@access.route("dna", person="person_id", post="write")
 def dna(person_id: str):
     person = get_person(person_id, "write" if request.method == "POST" else "read", "dna")
     can_write = access.can(current_user, "write", person, "dna")
@@ -157,9 +166,7 @@ def dna(person_id: str):
             service.update_dna(person, form.data, current_user, form.version.data)
             db.session.commit()
         except (StaleEdit, StaleDataError):
-            db.session.rollback()
-            form.form_errors.append(_("Someone else saved this file after you opened the form. "
-                                      "Your input is kept below."))
+            mark_conflict(form, Person, person)
             return render_template("people/dna.html", form=form, person=person, can_write=can_write), 409
         flash(_("Saved."), "success")
         return redirect(url_for("people.dna", person_id=person.id))
@@ -167,6 +174,7 @@ def dna(person_id: str):
 
 
 @people_bp.route("/<person_id>/history")
+@access.route("summary", person="person_id")
 def history(person_id: str):
     person = get_person(person_id, "read", "summary")
     sections = [s for s in access.SECTIONS if access.can(current_user, "read", person, s)]

@@ -7,10 +7,10 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from ..choices import options
-from ..people.forms import SEX_LABELS, not_in_future
+from ..people.forms import SEX_LABELS, IntegerRange, not_in_future
 from .rules import HOUSEHOLD_TYPES
 
 TYPE_LABELS = {"temporary_assistance": _l("Temporary assistance (临时救助)"),
@@ -72,6 +72,9 @@ class PlacementForm(FlaskForm):
 
 class AdmissionForm(PlacementForm):
     transfer = BooleanField(_l("Transfer: discharge the current stay on this admission date"))
+    # The open stay the user saw ("<id>:<version>", or empty): an admission or transfer made on a page
+    # read before someone else admitted, transferred or edited is a conflict (views.for_person).
+    current_stay = HiddenField()
 
 
 class DischargeForm(FlaskForm):
@@ -88,7 +91,7 @@ class ApplicationForm(FlaskForm):
                        description=_l("The name the person uses; the police register it."))
     sex = SelectField(_l("Sex"), choices=options(SEX_LABELS))
     date_of_birth = DateField(_l("Date of birth"), validators=[Optional(), not_in_future])
-    birth_year = IntegerField(_l("Estimated year of birth"), validators=[Optional(), NumberRange(1900, 2100)])
+    birth_year = IntegerField(_l("Estimated year of birth"), validators=[Optional(), IntegerRange(1900, 2100)])
     rescue_date = DateField(_l("Rescue date"), validators=[Optional(), not_in_future])
     institution = StringField(_l("Institution"), validators=[DataRequired(), Length(max=200)])
     statement = TextAreaField(_l("Statement of the circumstances"), validators=[DataRequired(), Length(max=10000)],

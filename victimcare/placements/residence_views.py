@@ -14,28 +14,32 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import access, audit
 from ..auth.models import Organisation
 from ..choices import options
-from ..entries import StaleEdit, load_entry, load_person
+from ..entries import StaleEdit, load_entry, load_person, mark_conflict
 from ..extensions import db
-from ..sections import FileSection, register
+from ..sections import FileSection, register, shared
 from . import residence, service
 from .forms import ApplicationForm, RegistrationForm, SubmissionForm
-from .models import ResidenceApplication
-from .views import CONFLICT, _add_errors, placements_bp
+from .models import Placement, ResidenceApplication
+from .views import _add_errors, placements_bp
 
 
 def _residence_summary(person):
-    application = residence.current_application(person)
-    return {"application": application, "residence": residence.state_of(person, application)}
+    # The placement card asked the same (sections.shared).
+    application = shared(person, residence.current_application, ResidenceApplication)
+    return {"application": application,
+            "residence": residence.state_of(person, application, shared(person, service.stays_of, Placement, []))}
 
 
 register(FileSection("residence", _l("Residence registration"), "placements.residence_for_person", order=35,
-                     summary_template="placements/_residence_summary.html", load=_residence_summary))
+                     summary_template="placements/_residence_summary.html", load=_residence_summary,
+                     rows_in=(Placement, ResidenceApplication),
+                     empty=lambda person: {"application": None, "residence": residence.state_of(person, None, [])}))
 
 
 def _require_civil_affairs(person) -> None:
     """Drafting and submitting are civil affairs' acts (民政部门提交落户申请), not the police's."""
     access.require(current_user, "write", person, "residence")
-    if access.SCOPE.get(current_user.role) != "subtree":
+    if not access.NAMED_RULES["civil_affairs"].allows(current_user):
         audit.record_now("denied", object_type="person", object_id=person.id, section="residence",
                          details={"action": "write", "status": 403, "step": request.endpoint})
         abort(403)
@@ -51,6 +55,7 @@ def _require_registering_police(application, person) -> None:
 
 
 @placements_bp.route("/residence/")
+@access.route("residence")
 def residence_list():
     access.require(current_user, "read", None, "residence")
     rows = residence.residence_rows(current_user)
@@ -91,6 +96,7 @@ def _page(person, **forms):
 
 
 @placements_bp.route("/people/<person_id>/residence")
+@access.route("residence", person="person_id")
 def residence_for_person(person_id: str):
     person = load_person(person_id, "read", "residence")
     audit.record("view", object_type="person", object_id=person.id, section="residence")
@@ -99,6 +105,7 @@ def residence_for_person(person_id: str):
 
 
 @placements_bp.route("/people/<person_id>/residence/draft", methods=["GET", "POST"])
+@access.route("residence", "write", person="person_id", named="civil_affairs")
 def draft(person_id: str):
     person = load_person(person_id, "write", "residence")
     _require_civil_affairs(person)
@@ -128,13 +135,18 @@ def _application_data(application) -> dict:
 
 
 @placements_bp.route("/residence/applications/<application_id>/edit", methods=["GET", "POST"])
+@access.route("residence", "write", person="application_id", named="civil_affairs")
 def edit_application(application_id: str):
     application, person = load_entry(ResidenceApplication, application_id, "write", "residence")
     _require_civil_affairs(person)
-    if application.status != "drafted":
-        return redirect(url_for("placements.residence_for_person", person_id=person.id))
     form = ApplicationForm(data=None if request.method == "POST" else _application_data(application))
     status = residence.state_of(person, application)
+    if application.status != "drafted":
+        if request.method == "POST":  # submitted or withdrawn meanwhile: a conflict, the input kept
+            mark_conflict(form, ResidenceApplication, application)
+            return render_template("placements/application_form.html", form=form, person=person,
+                                   residence=status, application=application, conflict=True), 409
+        return redirect(url_for("placements.residence_for_person", person_id=person.id))
     if form.validate_on_submit():
         try:
             changes = residence.update(application, form.data, current_user, form.version.data)
@@ -143,9 +155,7 @@ def edit_application(application_id: str):
             db.session.rollback()
             _add_errors(form, exc.errors)
         except (StaleEdit, StaleDataError):
-            db.session.rollback()
-            form.form_errors.append(CONFLICT)
-            form.version.data = db.session.get(ResidenceApplication, application.id).version
+            mark_conflict(form, ResidenceApplication, application)
             return render_template("placements/application_form.html", form=form, person=person,
                                    residence=status, application=application, conflict=True), 409
         else:
@@ -155,27 +165,48 @@ def edit_application(application_id: str):
                            application=application)
 
 
+# The application's status each step starts from (its form is shown only then).
+STEP_FROM = {"submit_form": "drafted", "register_form": "submitted"}
+
+
 def _step(application_id: str, form, act, check):
     """Run one step of a submitted form on the person's residence page; errors re-render the page."""
     application, person = load_entry(ResidenceApplication, application_id, "write", "residence")
     check(application, person)
+    if application.status != STEP_FROM[form.page_key]:  # a second tab, or the step was taken already
+        if form.is_submitted() and str(form.version.data) != str(application.version):
+            return _step_conflict(form, application, person)  # by someone else since the page was read
+        flash(_("This step was already taken, or no longer applies to this application."), "error")
+        return redirect(url_for("placements.residence_for_person", person_id=person.id))
     if form.validate_on_submit():
         try:
-            act(application, person, form)
+            message = act(application, person, form)
             db.session.commit()
         except residence.ResidenceRefused as exc:
             db.session.rollback()
             _add_errors(form, exc.errors)
+            if "form" in exc.errors:  # the step no longer applies, so its form is not on the page
+                flash(exc.errors["form"], "error")
         except (StaleEdit, StaleDataError):
-            db.session.rollback()
-            form.form_errors.append(CONFLICT)
-            return _page(person, **{form.page_key: form}), 409
-        else:
+            return _step_conflict(form, application, person)
+        else:  # flashed only once committed: a save refused at commit must not say "recorded"
+            flash(message, "success")
             return redirect(url_for("placements.residence_for_person", person_id=person.id))
     return _page(person, **{form.page_key: form})
 
 
+def _step_conflict(form, application, person):
+    """Someone else changed the application after the page was read: 409, their change named on top
+    (the step's form is gone from the page if they took the step)."""
+    mark_conflict(form, ResidenceApplication, application)
+    for message in form.form_errors:
+        flash(message, "error")
+    form.form_errors.clear()
+    return _page(person, **{form.page_key: form}), 409
+
+
 @placements_bp.route("/residence/applications/<application_id>/submit", methods=["POST"])
+@access.route("residence", "write", person="application_id", named="civil_affairs")
 def submit(application_id: str):
     form = SubmissionForm()
     form.page_key = "submit_form"
@@ -184,11 +215,12 @@ def submit(application_id: str):
     def act(application, person, form):
         residence.submit(application, person, db.session.get(Organisation, form.police_organisation_id.data),
                          form.submitted_on.data, current_user, form.version.data)
-        flash(_("Submission recorded. The police station now sees the application in its referrals."), "success")
+        return _("Submission recorded. The police station now sees the application in its referrals.")
     return _step(application_id, form, act, lambda a, p: _require_civil_affairs(p))
 
 
 @placements_bp.route("/residence/applications/<application_id>/register", methods=["POST"])
+@access.route("residence", "write", person="application_id", named="registering_police")
 def register_hukou(application_id: str):
     form = RegistrationForm()
     form.page_key = "register_form"
@@ -196,11 +228,12 @@ def register_hukou(application_id: str):
     def act(application, person, form):
         residence.register(application, form.registered_on.data, form.hukou_number.data, current_user,
                            form.version.data)
-        flash(_("Registration recorded."), "success")
+        return _("Registration recorded.")
     return _step(application_id, form, act, _require_registering_police)
 
 
 @placements_bp.route("/residence/applications/<application_id>/withdraw", methods=["POST"])
+@access.route("residence", "write", person="application_id", named="civil_affairs")
 def withdraw(application_id: str):
     application, person = load_entry(ResidenceApplication, application_id, "write", "residence")
     _require_civil_affairs(person)

@@ -13,12 +13,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .. import access, audit
 from ..choices import options
-from ..entries import load_entry, load_person
+from ..entries import CONFLICT_MESSAGE, describe_latest_change, load_entry, load_person, mark_conflict
 from ..extensions import db
-from ..sections import FileSection, register
+from ..sections import FileSection, register, shared
 from . import residence, service
 from .forms import RELATION_LABELS, TYPE_LABELS, AdmissionForm, DischargeForm, PlacementForm
-from .models import Placement
+from .models import Placement, ResidenceApplication
 
 placements_bp = Blueprint("placements", __name__)
 
@@ -28,18 +28,21 @@ STATE_LABELS = {"not_due": _l("Not yet due"), "due": _l("Due"), "overdue": _l("O
                 "not_applicable": _l("Not in an institution")}
 APPLICATION_LABELS = {"drafted": _l("Drafted"), "submitted": _l("Submitted"), "registered": _l("Registered"),
                       "withdrawn": _l("Withdrawn")}
-CONFLICT = _l("Someone else saved this after you opened the form. Your input is kept below; check the "
-              "current entry, then save again.")
 
 
 def _placement_summary(person):
-    stays = service.stays_of(person)
+    # The residence card needs the same two queries' rows: asked once for both.
+    stays = shared(person, service.stays_of, Placement, [])
+    application = shared(person, residence.current_application, ResidenceApplication)
     return {"stays": stays, "current": next((s for s in stays if s.is_open), None),
-            "residence": residence.state_of(person, residence.current_application(person), stays)}
+            "residence": residence.state_of(person, application, stays)}
 
 
 register(FileSection("placement", _l("Placement"), "placements.for_person", order=30,
-                     summary_template="placements/_summary.html", load=_placement_summary))
+                     summary_template="placements/_summary.html", load=_placement_summary,
+                     rows_in=(Placement, ResidenceApplication),
+                     empty=lambda person: {"stays": [], "current": None,
+                                           "residence": residence.state_of(person, None, [])}))
 
 
 @placements_bp.app_context_processor
@@ -68,6 +71,7 @@ def _add_errors(form, errors: dict) -> None:
 
 
 @placements_bp.route("/people/<person_id>/placements", methods=["GET", "POST"])
+@access.route("placement", person="person_id", post="write")
 def for_person(person_id: str):
     person = load_person(person_id, "write" if request.method == "POST" else "read", "placement")
     can_write = access.can(current_user, "write", person, "placement") and person.status == "open"
@@ -75,10 +79,13 @@ def for_person(person_id: str):
     _institution_choices(form)
     if request.method == "GET":
         form.organisation_id.data = current_user.organisation_id if current_user.organisation.holds_cases else None
+        form.current_stay.data = _stay_marker(service.open_stay(person))
         audit.record("view", object_type="person", object_id=person.id, section="placement")
         db.session.commit()
     elif not can_write:
         abort(409)  # a closed file takes no new stays
+    elif "current_stay" in request.form and form.current_stay.data != _stay_marker(service.open_stay(person)):
+        return _admission_conflict(form, person)
     elif form.validate():
         try:
             service.admit(person, form.data, current_user)
@@ -86,6 +93,8 @@ def for_person(person_id: str):
         except service.PlacementRefused as exc:
             db.session.rollback()
             _add_errors(form, exc.errors)
+        except StaleDataError:  # the stay being transferred from was changed at the same moment
+            return _admission_conflict(form, person)
         else:
             flash(_("Saved."), "success")
             return redirect(url_for("placements.for_person", person_id=person.id))
@@ -94,7 +103,26 @@ def for_person(person_id: str):
                            today=dt.date.today(), **data)
 
 
+def _stay_marker(stay) -> str:
+    return f"{stay.id}:{stay.version}" if stay is not None else ""
+
+
+def _admission_conflict(form, person):
+    """The person's stays changed after the page was read: nothing saved, 409, the input kept, the
+    other change named; the form now carries the current stay, so saving again is deliberate."""
+    db.session.rollback()
+    stays = service.stays_of(person)
+    form.form_errors.append(CONFLICT_MESSAGE)
+    their = describe_latest_change(stays[0], form) if stays else None
+    if their:
+        form.form_errors.append(their)
+    form.current_stay.data = _stay_marker(next((s for s in stays if s.is_open), None))
+    return render_template("placements/for_person.html", person=person, form=form, can_write=True,
+                           today=dt.date.today(), **_placement_summary(person)), 409
+
+
 @placements_bp.route("/placements/<stay_id>/edit", methods=["GET", "POST"])
+@access.route("placement", "write", person="stay_id")
 def edit(stay_id: str):
     stay, person = load_entry(Placement, stay_id, "write", "placement")
     form = PlacementForm(data=None if request.method == "POST" else _form_data(stay))
@@ -109,7 +137,6 @@ def edit(stay_id: str):
             db.session.rollback()
             _add_errors(form, exc.errors)
         except (service.StaleEdit, StaleDataError):
-            db.session.rollback()
             return _conflict("placements/form.html", form, person, stay)
         else:
             flash(_("Saved.") if changes else _("Nothing was changed."), "success")
@@ -118,11 +145,14 @@ def edit(stay_id: str):
 
 
 @placements_bp.route("/placements/<stay_id>/discharge", methods=["GET", "POST"])
+@access.route("placement", "write", person="stay_id")
 def discharge(stay_id: str):
     stay, person = load_entry(Placement, stay_id, "write", "placement")
-    if not stay.is_open:
-        return redirect(url_for("placements.edit", stay_id=stay.id))
     form = DischargeForm(data=None if request.method == "POST" else {"version": stay.version})
+    if not stay.is_open:  # discharged meanwhile: a posted form is a conflict, its input kept
+        if request.method == "POST":
+            return _conflict("placements/discharge.html", form, person, stay)
+        return redirect(url_for("placements.edit", stay_id=stay.id))
     if form.validate_on_submit():
         try:
             service.discharge(stay, person, form.data, current_user, form.version.data)
@@ -131,7 +161,6 @@ def discharge(stay_id: str):
             db.session.rollback()
             _add_errors(form, exc.errors)
         except (service.StaleEdit, StaleDataError):
-            db.session.rollback()
             return _conflict("placements/discharge.html", form, person, stay)
         else:
             flash(_("Discharged."), "success")
@@ -140,9 +169,7 @@ def discharge(stay_id: str):
 
 
 def _conflict(template, form, person, stay):
-    form.form_errors.append(CONFLICT)
-    fresh = db.session.get(Placement, stay.id)
-    form.version.data = fresh.version
+    fresh = mark_conflict(form, Placement, stay)
     return render_template(template, form=form, person=person, stay=fresh, conflict=True), 409
 
 

@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from .. import access, audit
 from ..auth.models import Organisation, utcnow
+from ..auth.reauth import recent_auth_required
 from ..choices import options
 from ..disclosures.service import record_disclosure
 from ..entries import load_person
@@ -31,8 +32,8 @@ REFUSALS = {
     "content": _l("The bundle's content cannot be read as a person's file: nothing was imported."),
     "too_large": _l("The bundle is larger than this installation accepts: nothing was imported."),
 }
-# Who may manage the list of trusted partner installations.
-PARTNER_ROLES = ("admin", "manager")
+# Who may manage the list of trusted partner installations: a rule of access.py.
+PARTNER_ROLES = access.TRANSFER_PARTNER_ROLES
 
 
 def _max_bundle_bytes() -> int:
@@ -40,6 +41,8 @@ def _max_bundle_bytes() -> int:
 
 
 @portability_bp.route("/people/<person_id>/handover", methods=["GET", "POST"])
+@access.route("case", "write", person="person_id")
+@recent_auth_required
 def handover(person_id: str):
     """A manager's decision that the file leaves: case write (managers only), then per-section reads."""
     person = load_person(person_id, "write", "case")
@@ -80,6 +83,7 @@ def _require_manager_area(action: str) -> None:
 
 
 @portability_bp.route("/portability/import", methods=["GET", "POST"])
+@access.route("case", "write")
 def import_bundle():
     _require_manager_area("write")
     form = ImportForm()
@@ -116,6 +120,7 @@ def _require_partner_admin() -> None:
 
 
 @portability_bp.route("/portability/partners", methods=["GET", "POST"])
+@access.signed_in(named="transfer_partners")
 def partners():
     _require_partner_admin()
     form = PartnerForm()

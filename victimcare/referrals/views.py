@@ -6,13 +6,16 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
+from sqlalchemy.orm.exc import StaleDataError
 
 from .. import access, audit
 from ..auth.forms import ORG_KIND_LABELS, ButtonForm
 from ..auth.models import Organisation
 from ..choices import options
+from ..crypto import plausible_row_id
 from ..disclosures.service import DisclosureRefused
-from ..entries import load_entry, load_person
+from ..entries import CONFLICT_MESSAGE, load_entry, load_person, mark_conflict
 from ..extensions import db
 from ..sections import FileSection, register
 from . import service
@@ -30,13 +33,16 @@ _ERRORS = {"not_a_partner": _l("This organisation does not take referrals."),
 
 
 def _summary(person):
+    # The person is the one on the page (already in the session): not joined again into every row.
     rows = db.session.scalars(select(Referral).where(Referral.person_id == person.id)
+                              .options(lazyload(Referral.person))
                               .order_by(Referral.created_at.desc())).all()
     return {"referrals": rows}
 
 
 register(FileSection("referrals", _l("Referrals"), "referrals.for_person", order=80,
-                     summary_template="referrals/_summary.html", load=_summary))
+                     summary_template="referrals/_summary.html", load=_summary,
+                     rows_in=(Referral,), empty=lambda person: {"referrals": []}))
 
 
 @referrals_bp.app_context_processor
@@ -45,6 +51,7 @@ def _labels():
 
 
 @referrals_bp.route("/people/<person_id>/referrals", methods=["GET", "POST"])
+@access.route("referrals", person="person_id", post="write")
 def for_person(person_id: str):
     person = load_person(person_id, "read", "referrals")
     can_refer = access.can(current_user, "write", person, "referrals") and person.status == "open"
@@ -79,7 +86,7 @@ def for_person(person_id: str):
 
 def _load_own_referral(referral_id: str) -> Referral:
     """A partner acting on a referral to their own organisation."""
-    referral = db.session.get(Referral, referral_id) if len(referral_id) <= 32 else None
+    referral = db.session.get(Referral, referral_id) if plausible_row_id(referral_id) else None
     if referral is None or access.SCOPE.get(current_user.role) != "referral" \
             or referral.organisation_id != current_user.organisation_id:
         audit.record_now("denied", object_type="referral", object_id=referral_id, section="referrals",
@@ -89,47 +96,72 @@ def _load_own_referral(referral_id: str) -> Referral:
 
 
 @referrals_bp.route("/referrals/<referral_id>/accept", methods=["POST"])
+@access.signed_in(named="referral_partner")
 def accept(referral_id: str):
     referral = _load_own_referral(referral_id)
     if ButtonForm().validate_on_submit() and referral.status == "pending":
-        service.accept(referral, current_user)
-        db.session.commit()
-        flash(_("Accepted. You can now work on this person's %(section)s section.",
-                section=SECTION_LABELS[referral.section]), "success")
+        try:
+            service.accept(referral, current_user)
+            db.session.commit()
+        except StaleDataError:  # a colleague answered it at the same moment: their answer stands
+            db.session.rollback()
+            flash(CONFLICT_MESSAGE, "error")
+        else:
+            flash(_("Accepted. You can now work on this person's %(section)s section.",
+                    section=SECTION_LABELS[referral.section]), "success")
     return redirect(url_for("referrals.work_list"))
 
 
 @referrals_bp.route("/referrals/<referral_id>/decline", methods=["GET", "POST"])
+@access.signed_in(named="referral_partner")
 def decline(referral_id: str):
     referral = _load_own_referral(referral_id)
-    if referral.status != "pending":
-        return redirect(url_for("referrals.work_list"))
     form = ReasonForm()
+    title = _("Decline the referral")
+    if referral.status != "pending":  # answered meanwhile: say so, and keep the reason typed
+        if form.is_submitted():
+            return _conflict(form, referral, title)
+        return redirect(url_for("referrals.work_list"))
     if form.validate_on_submit():
-        service.decline(referral, form.reason.data, current_user)
-        db.session.commit()
+        try:
+            service.decline(referral, form.reason.data, current_user)
+            db.session.commit()
+        except StaleDataError:
+            return _conflict(form, referral, title)
         flash(_("Declined. The caseworker sees your reason."), "success")
         return redirect(url_for("referrals.work_list"))
-    return render_template("referrals/reason.html", form=form, referral=referral,
-                           title=_("Decline the referral"))
+    return render_template("referrals/reason.html", form=form, referral=referral, title=title)
 
 
 @referrals_bp.route("/referrals/<referral_id>/close", methods=["GET", "POST"])
+@access.route("referrals", "write", person="referral_id")
 def close(referral_id: str):
     referral, person = load_entry(Referral, referral_id, "write", "referrals")
-    if not referral.live:
-        return redirect(url_for("referrals.for_person", person_id=person.id))
     form = ReasonForm()
+    title = _("Close the referral")
+    if not referral.live:  # closed or declined meanwhile: say so, and keep the reason typed
+        if form.is_submitted():
+            return _conflict(form, referral, title)
+        return redirect(url_for("referrals.for_person", person_id=person.id))
     if form.validate_on_submit():
-        service.close(referral, form.reason.data, current_user)
-        db.session.commit()
+        try:
+            service.close(referral, form.reason.data, current_user)
+            db.session.commit()
+        except StaleDataError:
+            return _conflict(form, referral, title)
         flash(_("Referral closed: the partner's access ended."), "success")
         return redirect(url_for("referrals.for_person", person_id=person.id))
-    return render_template("referrals/reason.html", form=form, referral=referral,
-                           title=_("Close the referral"))
+    return render_template("referrals/reason.html", form=form, referral=referral, title=title)
+
+
+def _conflict(form, referral, title):
+    """Someone answered or closed the referral after this form was opened: nothing saved, 409."""
+    referral = mark_conflict(form, Referral, referral, {"status": (_("Status"), STATUS_LABELS)})
+    return render_template("referrals/reason.html", form=form, referral=referral, title=title), 409
 
 
 @referrals_bp.route("/referrals/")
+@access.signed_in(named="referral_work_list")
 def work_list():
     if access.SCOPE.get(current_user.role) == "referral":
         rows = service.work_list(current_user)

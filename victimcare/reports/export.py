@@ -1,19 +1,24 @@
 """CSV and XLSX exports: one place for formula safety and small-count suppression.
 
-A cell that starts with ``=``, ``+``, ``-``, ``@`` (or a tab/CR) would run as a formula in a
-spreadsheet: such text is prefixed with an apostrophe. Counts under ``SUPPRESS_BELOW`` are
+A cell that starts with ``=``, ``+``, ``-``, ``@`` (also after spaces or in full width, ``＝``), or
+with a tab, CR or LF, could run as a formula in a spreadsheet: such text is prefixed with an
+apostrophe. XLSX cannot hold most control characters (openpyxl refuses the whole file): they become
+U+FFFD. Counts under ``SUPPRESS_BELOW`` are
 replaced by a marker so that no one can be singled out from a published table."""
 from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from decimal import Decimal
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 SUPPRESS_BELOW = 5
 SUPPRESSED = "<5"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = ("=", "+", "-", "@")
+_CONTROL_START = ("\t", "\r", "\n")
 
 
 def safe_text(value):
@@ -23,7 +28,15 @@ def safe_text(value):
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
         return value
     text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    head = unicodedata.normalize("NFKC", text.lstrip(" \u3000")[:1])
+    return "'" + text if head.startswith(_FORMULA_START) or text.startswith(_CONTROL_START) else text
+
+
+def _xlsx_value(value):
+    if isinstance(value, Decimal):
+        return float(value)
+    value = safe_text(value)
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value) if isinstance(value, str) else value
 
 
 def suppress(count: int | None):
@@ -48,9 +61,9 @@ def to_xlsx(sheets: dict[str, tuple[list, list]]) -> bytes:
     book.remove(book.active)
     for title, (header, rows) in sheets.items():
         sheet = book.create_sheet(title=str(title)[:31])
-        sheet.append([safe_text(h) for h in header])
+        sheet.append([_xlsx_value(h) for h in header])
         for row in rows:
-            sheet.append([float(v) if isinstance(v, Decimal) else safe_text(v) for v in row])
+            sheet.append([_xlsx_value(v) for v in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -17,11 +17,13 @@ from wtforms import DateField, SelectField
 from wtforms.validators import Optional
 
 from .. import access, audit
+from ..auth.reauth import recent_auth_required
 from ..choices import options
 from ..extensions import db
 from . import ledgers
 from .export import to_xlsx
 from .pdf import render_pdf
+from .stats_forms import dates_given
 from .summary import local_now
 
 ledgers_bp = Blueprint("ledgers", __name__, url_prefix="/ledgers")
@@ -42,7 +44,7 @@ class MedicalLedgerForm(FlaskForm):
     hospital = SelectField(_l("Hospital"), validate_choice=False)
 
     def validate(self, extra_validators=None) -> bool:
-        ok = super().validate(extra_validators)
+        ok = super().validate(extra_validators) and dates_given(self.date_from, self.date_to)
         start, end = self.date_from.data, self.date_to.data
         if ok and end < start:
             self.date_to.errors.append(_l("The end of the period is before its start."))
@@ -74,7 +76,7 @@ def _medical_request():
     form.hospital.choices = options(((str(h.id), h.name) for h in hospitals), blank=_("All hospitals"))
     default = ledgers.this_month(dt.date.today())
     for date_field, value in ((form.date_from, default.start), (form.date_to, default.end)):
-        if not any(date_field.raw_data or ()):  # absent or left empty: this calendar month
+        if not "".join(date_field.raw_data or ()).strip():  # absent, empty or blank: this calendar month
             date_field.data = value
     if not form.validate():
         return form, None
@@ -105,6 +107,7 @@ def _download(body: bytes, mimetype: str, filename: str) -> Response:
 
 
 @ledgers_bp.route("/medical")
+@access.signed_in(named="medical_ledger")
 def medical():
     form, ledger = _medical_request()
     if ledger is None:
@@ -137,6 +140,8 @@ def _about(ledger, title: str) -> tuple[list, list]:
 
 
 @ledgers_bp.route("/medical.xlsx")
+@access.signed_in(named="medical_ledger")
+@recent_auth_required
 def medical_xlsx():
     form, ledger = _medical_request()
     if ledger is None:
@@ -152,6 +157,8 @@ def medical_xlsx():
 
 
 @ledgers_bp.route("/medical.pdf")
+@access.signed_in(named="medical_ledger")
+@recent_auth_required
 def medical_pdf():
     form, ledger = _medical_request()
     if ledger is None:
@@ -203,6 +210,8 @@ def school_table(rows) -> tuple[list, list]:
 
 
 @ledgers_bp.route("/school.xlsx")
+@access.route("schooling")
+@recent_auth_required
 def school_xlsx():
     rows = _school_rows()
     body = to_xlsx({_("School placement ledger"): school_table(rows)})
@@ -213,6 +222,8 @@ def school_xlsx():
 
 
 @ledgers_bp.route("/school.pdf")
+@access.route("schooling")
+@recent_auth_required
 def school_pdf():
     rows = _school_rows()
     html = render_template("pdf/ledger_school.html", rows=rows, today=dt.date.today(),

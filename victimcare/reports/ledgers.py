@@ -103,14 +103,7 @@ class MedicalLedger:
 
 
 # -- who may read the medical ledger, and which visits --------------------------------------------------
-def may_read_medical(user) -> bool:
-    """Managers (subtree scope) and clinicians of a hospital (their own hospital's visits)."""
-    if not access.can(user, "read", None, "medical"):
-        return False
-    scope = access.SCOPE.get(user.role)
-    if scope == "referral":
-        return user.organisation is not None and user.organisation.kind == "hospital"
-    return scope == "subtree"
+may_read_medical = access.may_read_medical_ledger  # who reads the medical ledger: a rule of access.py
 
 
 def _visible_visits(user):

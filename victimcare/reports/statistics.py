@@ -50,10 +50,6 @@ from ..placements import residence
 from ..placements.models import Placement, ResidenceApplication
 from .export import SUPPRESS_BELOW, suppress
 
-# Who may see statistics: managers and caseworkers of a case-holding organisation (bureau or shelter),
-# for their organisation subtree. Partners, auditors and administrators may not.
-STATS_ROLES = ("manager", "caseworker")
-
 COUNT_FIGURES = {
     "rescued": _l("Rescued in the period"),
     "in_shelter": _l("In an assistance institution during the period"),
@@ -98,9 +94,7 @@ PROVINCE_NAMES = {
 }
 
 
-def may_see(user) -> bool:
-    return (user is not None and user.is_authenticated and user.active and user.role in STATS_ROLES
-            and access.SCOPE.get(user.role) == "subtree" and user.organisation.holds_cases)
+may_see = access.may_see_statistics  # who sees statistics: a rule of access.py
 
 
 def visible_figures(user) -> list[str]:

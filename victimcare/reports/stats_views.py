@@ -13,7 +13,8 @@ from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import audit
+from .. import access, audit
+from ..auth.reauth import recent_auth_required
 from ..extensions import db
 from . import statistics as st
 from .export import to_csv, to_xlsx
@@ -35,10 +36,10 @@ def _require():
 def _form_and_period(today: dt.date):
     form = StatsForm(request.args)
     default = st.this_year(today)
-    if not form.date_from.data and not form.date_from.raw_data:
-        form.date_from.data = default.start
-    if not form.date_to.data and not form.date_to.raw_data:
-        form.date_to.data = default.end
+    for date_field, value in ((form.date_from, default.start), (form.date_to, default.end)):
+        # Absent, empty or blank: this year (a blank "date_to= " passed Optional() as None: a 500).
+        if not "".join(date_field.raw_data or ()).strip():
+            date_field.data = value
     if not form.validate():
         return form, None
     return form, st.Period(form.date_from.data, form.date_to.data)
@@ -50,6 +51,7 @@ def _query_args(form) -> dict:
 
 
 @stats_bp.route("/")
+@access.signed_in(named="statistics")
 def index():
     _require()
     today = dt.date.today()
@@ -66,6 +68,8 @@ def index():
 
 
 @stats_bp.route("/export.<fmt>")
+@access.signed_in(named="statistics")
+@recent_auth_required
 def export(fmt: str):
     _require()
     if fmt not in FORMATS:

@@ -11,7 +11,9 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from .. import access, audit
+from ..auth.reauth import recent_auth_required
 from ..choices import options
+from ..crypto import plausible_row_id
 from ..disclosures import service as disclosures
 from ..entries import load_entry, load_person
 from ..extensions import db
@@ -34,6 +36,7 @@ def pdf_response(content: bytes, filename: str):
 
 # -- one person ---------------------------------------------------------------------------------------
 @reports_bp.route("/people/<person_id>/print", methods=["GET", "POST"])
+@access.route("summary", person="person_id")
 def print_person(person_id: str):
     person = load_person(person_id, "read", "summary")
     form = PrintForm()
@@ -85,6 +88,8 @@ def _batch_query(args):
 
 
 @reports_bp.route("/print/batch", methods=["GET", "POST"])
+@access.route("identity")
+@recent_auth_required
 def batch():
     access.require(current_user, "read", None, "identity")
     form = BatchForm()
@@ -106,7 +111,7 @@ def batch():
 
 
 def _own_job(job_id: str):
-    job = summary.lock_job(job_id) if len(job_id) <= 32 else None
+    job = summary.lock_job(job_id) if plausible_row_id(job_id) else None
     if job is None or job.user_id != current_user.id:
         audit.record_now("denied", object_type="print_job", object_id=job_id, details={"status": 404})
         abort(404)
@@ -114,6 +119,7 @@ def _own_job(job_id: str):
 
 
 @reports_bp.route("/print/jobs/<job_id>")
+@access.route("identity")
 def batch_job(job_id: str):
     """Each visit renders the next few people; the page refreshes itself until the job is done."""
     job = _own_job(job_id)
@@ -127,6 +133,7 @@ def batch_job(job_id: str):
 
 
 @reports_bp.route("/print/jobs/<job_id>.pdf")
+@access.route("identity")
 def batch_pdf(job_id: str):
     job = _own_job(job_id)
     if job.done < job.total or not job.pages:
@@ -141,6 +148,7 @@ def batch_pdf(job_id: str):
 
 # -- the residence registration application -----------------------------------------------------------
 @reports_bp.route("/residence/applications/<application_id>.pdf")
+@access.route("residence", person="application_id")
 def residence_application_pdf(application_id: str):
     application, person = load_entry(ResidenceApplication, application_id, "read", "residence")
     html = summary.application_html(application, person, current_user)

@@ -55,6 +55,8 @@ class SchoolForm(FlaskForm):
         self.person = person
 
     def validate_enrolment_date(self, field):
+        if field.data is None:  # not a date: the field already says so (WTForms runs the chain anyway)
+            return
         problem = rules.school_age_problem(self.person, field.data)
         if problem:
             raise ValidationError(AGE_MESSAGES[problem])

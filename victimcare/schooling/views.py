@@ -16,6 +16,7 @@ from .. import access, audit
 from ..entries import (StaleEdit, load_entry, load_person, mark_conflict, require_open,
                        require_own_organisation)
 from ..extensions import db
+from ..web import page_arg
 from ..sections import FileSection, register
 from . import service
 from .forms import GRADE_LABELS, STEP_LABELS, SchoolForm
@@ -30,7 +31,8 @@ def _summary(person):
 
 
 register(FileSection(SECTION, _l("School"), "schooling.for_person", order=55,
-                     summary_template="schooling/_summary.html", load=_summary))
+                     summary_template="schooling/_summary.html", load=_summary,
+                     rows_in=(SchoolEnrolment,), empty=lambda person: {"entries": []}))
 
 
 @schooling_bp.app_context_processor
@@ -39,6 +41,7 @@ def _labels():
 
 
 @schooling_bp.route("/people/<person_id>/schooling")
+@access.route(SECTION, person="person_id")
 def for_person(person_id: str):
     person = load_person(person_id, "read", SECTION)
     audit.record("view", object_type="person", object_id=person.id, section=SECTION)
@@ -56,6 +59,7 @@ def _form(person, entry=None) -> SchoolForm:
 
 
 @schooling_bp.route("/people/<person_id>/schooling/new", methods=["GET", "POST"])
+@access.route(SECTION, "write", person="person_id")
 def new(person_id: str):
     person = load_person(person_id, "write", SECTION)
     require_open(person)
@@ -69,6 +73,7 @@ def new(person_id: str):
 
 
 @schooling_bp.route("/schooling/<entry_id>/edit", methods=["GET", "POST"])
+@access.route(SECTION, "write", person="entry_id")
 def edit(entry_id: str):
     entry, person = load_entry(SchoolEnrolment, entry_id, "write", SECTION)
     require_own_organisation(entry, SECTION)
@@ -87,11 +92,12 @@ def edit(entry_id: str):
 
 
 @schooling_bp.route("/schooling/ledger")
+@access.route(SECTION)
 def ledger():
     """入学安置台账: every enrolment of the people the user reaches. Case numbers, not names: the ledger
     is a register passed around an office; a name is one (audited) click away on the file."""
     access.require_area(current_user, "read", SECTION)
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_arg()
     size = current_app.config["PAGE_SIZE"]
     rows, total = service.ledger(current_user, page, size)
     audit.record("list", object_type="school_enrolment", section=SECTION, details={"results": total})
