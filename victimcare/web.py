@@ -108,6 +108,9 @@ def _page_helpers() -> dict:
     def gettext(eval_ctx, string, **variables):
         # As Jinja's newstyle gettext (jinja2.ext): always a format string, escaped in HTML pages.
         text = translations.ugettext(string)
+        if not variables and "%" not in text:
+            # Formatting would give the text itself; Markup's % wraps and escapes, a page asks fifty.
+            return Markup(text) if eval_ctx.autoescape else text
         return (Markup(text) if eval_ctx.autoescape else text) % variables
 
     return {"gettext": gettext, "_": gettext, "_page_translations": translations,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from .. import audit
 from ..auth.models import utcnow
 from ..crypto import keyring, new_row_id
 from ..entries import check_version, record_change
 from ..extensions import db
+from ..sections import prepared
 from .content import BY_MEDIA_TYPE, Checked, download_name
 from .models import Attachment
 
@@ -30,9 +31,12 @@ def content_digest(data: bytes) -> str:
 
 def entries_of(person) -> list[Attachment]:
     """The person's attachments in the list: newest first, withdrawn ones left out."""
-    return db.session.scalars(select(Attachment).where(Attachment.person_id == person.id,
-                                                       Attachment.withdrawn_at.is_(None))
-                              .order_by(Attachment.created_at.desc(), Attachment.id)).all()
+    return db.session.scalars(prepared(_entries_query), {"person_id": person.id}).all()
+
+
+def _entries_query():
+    return (select(Attachment).where(Attachment.person_id == bindparam("person_id"), Attachment.withdrawn_at.is_(None))
+            .order_by(Attachment.created_at.desc(), Attachment.id))
 
 
 def add(person, kind: str, description: str | None, file_name: str, checked: Checked, user) -> Attachment:

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..entries import new_entry, record_change
 from ..extensions import db
+from ..sections import prepared
 from .models import CONSENT_GIVERS, DISCLOSURE_KINDS, Disclosure
 
 
@@ -55,7 +56,11 @@ def record_disclosure(person, *, kind: str, user, basis: str | None, consent_giv
 
 
 def disclosures_of(person) -> list[Disclosure]:
-    return db.session.scalars(select(Disclosure).where(Disclosure.person_id == person.id)
-                              .order_by(Disclosure.created_at.desc())).all()
+    return db.session.scalars(prepared(_disclosures_query), {"person_id": person.id}).all()
+
+
+def _disclosures_query():
+    return (select(Disclosure).where(Disclosure.person_id == bindparam("person_id"))
+            .order_by(Disclosure.created_at.desc()))
 
 

@@ -1,17 +1,21 @@
 """Training-and-jobs operations: record a service, update it with history."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..entries import apply_changes, check_version, new_entry, record_change
 from ..extensions import db
+from ..sections import prepared
 from .models import FIELDS, EmploymentService
 
 
 def entries_of(person) -> list[EmploymentService]:
-    return db.session.scalars(select(EmploymentService).where(EmploymentService.person_id == person.id)
-                              .order_by(EmploymentService.start_date.desc(),
-                                        EmploymentService.created_at.desc())).all()
+    return db.session.scalars(prepared(_entries_query), {"person_id": person.id}).all()
+
+
+def _entries_query():
+    return (select(EmploymentService).where(EmploymentService.person_id == bindparam("person_id"))
+            .order_by(EmploymentService.start_date.desc(), EmploymentService.created_at.desc()))
 
 
 def create(person, data: dict, user) -> EmploymentService:

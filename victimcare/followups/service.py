@@ -16,12 +16,13 @@ import datetime as dt
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from .. import access
 from ..entries import StaleEdit, apply_changes, check_version, new_entry, plain, record_change
 from ..extensions import db
 from ..people.models import Person
+from ..sections import prepared
 from .models import RETURN_FIELDS, VISIT_FIELDS, CaseStatusChange, FollowupVisit, PersonReturn
 from .rules import add_months, days_overdue, visit_schedule, visit_state
 
@@ -56,7 +57,11 @@ def schedule_months() -> list[int]:
 
 
 def return_of(person) -> PersonReturn | None:
-    return db.session.scalar(select(PersonReturn).where(PersonReturn.person_id == person.id))
+    return db.session.scalar(prepared(_return_query), {"person_id": person.id})
+
+
+def _return_query():
+    return select(PersonReturn).where(PersonReturn.person_id == bindparam("person_id"))
 
 
 def ensure_open(person) -> None:

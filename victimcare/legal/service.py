@@ -1,11 +1,12 @@
 """Legal-aid operations: record an application, update it with history. Views call these."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..auth.models import Organisation
 from ..entries import apply_changes, check_version, new_entry, record_change
 from ..extensions import db
+from ..sections import prepared
 from .models import FIELDS, LegalAid
 
 
@@ -16,8 +17,12 @@ def agencies() -> list[Organisation]:
 
 
 def entries_of(person) -> list[LegalAid]:
-    return db.session.scalars(select(LegalAid).where(LegalAid.person_id == person.id)
-                              .order_by(LegalAid.application_date.desc(), LegalAid.created_at.desc())).all()
+    return db.session.scalars(prepared(_entries_query), {"person_id": person.id}).all()
+
+
+def _entries_query():
+    return (select(LegalAid).where(LegalAid.person_id == bindparam("person_id"))
+            .order_by(LegalAid.application_date.desc(), LegalAid.created_at.desc()))
 
 
 def create(person, data: dict, user) -> LegalAid:

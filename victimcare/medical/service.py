@@ -4,12 +4,13 @@ Each write keeps history (record_change: encrypted revision + audit row) or, for
 update row plus an audit row. Views call these; they never set model attributes themselves."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from .. import access, audit
 from ..auth.models import Organisation, utcnow
 from ..entries import apply_changes, check_version, new_entry, plain, record_change
 from ..extensions import db
+from ..sections import prepared
 from . import rules
 from .models import DisabilityAssessment, MedicalVisit, ReportUpdate, TraffickingReport
 
@@ -54,8 +55,12 @@ def update_visit(visit: MedicalVisit, data: dict, user, version) -> dict:
 
 
 def visits_of(person) -> list[MedicalVisit]:
-    return db.session.scalars(select(MedicalVisit).where(MedicalVisit.person_id == person.id)
-                              .order_by(MedicalVisit.visit_date.desc(), MedicalVisit.created_at.desc())).all()
+    return db.session.scalars(prepared(_visits_query), {"person_id": person.id}).all()
+
+
+def _visits_query():
+    return (select(MedicalVisit).where(MedicalVisit.person_id == bindparam("person_id"))
+            .order_by(MedicalVisit.visit_date.desc(), MedicalVisit.created_at.desc()))
 
 
 # -- disability assessments ------------------------------------------------------
@@ -80,8 +85,12 @@ def update_assessment(entry: DisabilityAssessment, data: dict, user, version) ->
 
 
 def assessments_of(person) -> list[DisabilityAssessment]:
-    return db.session.scalars(select(DisabilityAssessment).where(DisabilityAssessment.person_id == person.id)
-                              .order_by(DisabilityAssessment.assessed_on.desc())).all()
+    return db.session.scalars(prepared(_assessments_query), {"person_id": person.id}).all()
+
+
+def _assessments_query():
+    return (select(DisabilityAssessment).where(DisabilityAssessment.person_id == bindparam("person_id"))
+            .order_by(DisabilityAssessment.assessed_on.desc()))
 
 
 # -- suspected-trafficking reports -------------------------------------------------

@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from .. import access
 from ..auth.models import Organisation
@@ -19,6 +19,7 @@ from ..extensions import db
 from ..people.models import Person
 from ..referrals import service as referrals
 from ..referrals.models import Referral
+from ..sections import prepared
 from . import rules
 from .models import Placement, ResidenceApplication
 from .service import stays_of, stored_text
@@ -38,9 +39,13 @@ class ResidenceRefused(Exception):
 
 def current_application(person) -> ResidenceApplication | None:
     """The latest application that was not withdrawn."""
-    return db.session.scalar(select(ResidenceApplication).where(
-        ResidenceApplication.person_id == person.id, ResidenceApplication.status != "withdrawn")
-        .order_by(ResidenceApplication.created_at.desc()).limit(1))
+    return db.session.scalar(prepared(_current_application_query), {"person_id": person.id})
+
+
+def _current_application_query():
+    return (select(ResidenceApplication).where(ResidenceApplication.person_id == bindparam("person_id"),
+                                               ResidenceApplication.status != "withdrawn")
+            .order_by(ResidenceApplication.created_at.desc()).limit(1))
 
 
 def state_of(person, application=None, stays=None, today: dt.date | None = None) -> rules.ResidenceStatus:

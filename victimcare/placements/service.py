@@ -9,12 +9,13 @@ import datetime as dt
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from .. import access
 from ..auth.models import CASE_HOLDING_KINDS, Organisation
 from ..entries import StaleEdit, apply_changes, check_version, new_entry, record_change
 from ..extensions import db
+from ..sections import prepared
 from . import rules
 from .models import Placement
 
@@ -44,8 +45,12 @@ class PlacementRefused(Exception):
 
 
 def stays_of(person) -> list[Placement]:
-    return db.session.scalars(select(Placement).where(Placement.person_id == person.id)
-                              .order_by(Placement.admitted_on.desc(), Placement.created_at.desc())).all()
+    return db.session.scalars(prepared(_stays_query), {"person_id": person.id}).all()
+
+
+def _stays_query():
+    return (select(Placement).where(Placement.person_id == bindparam("person_id"))
+            .order_by(Placement.admitted_on.desc(), Placement.created_at.desc()))
 
 
 def open_stay(person) -> Placement | None:

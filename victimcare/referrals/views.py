@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -17,7 +17,7 @@ from ..crypto import plausible_row_id
 from ..disclosures.service import DisclosureRefused
 from ..entries import CONFLICT_MESSAGE, load_entry, load_person, mark_conflict
 from ..extensions import db
-from ..sections import FileSection, register
+from ..sections import FileSection, prepared, register
 from . import service
 from .forms import ReasonForm, ReferralForm
 from .models import Referral
@@ -34,10 +34,12 @@ _ERRORS = {"not_a_partner": _l("This organisation does not take referrals."),
 
 def _summary(person):
     # The person is the one on the page (already in the session): not joined again into every row.
-    rows = db.session.scalars(select(Referral).where(Referral.person_id == person.id)
-                              .options(lazyload(Referral.person))
-                              .order_by(Referral.created_at.desc())).all()
-    return {"referrals": rows}
+    return {"referrals": db.session.scalars(prepared(_summary_query), {"person_id": person.id}).all()}
+
+
+def _summary_query():
+    return (select(Referral).where(Referral.person_id == bindparam("person_id"))
+            .options(lazyload(Referral.person)).order_by(Referral.created_at.desc()))
 
 
 register(FileSection("referrals", _l("Referrals"), "referrals.for_person", order=80,

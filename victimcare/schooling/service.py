@@ -1,7 +1,7 @@
 """School re-entry operations and the enrolment ledger (入学安置台账, Jiangsu 2021–2030 二(三)2(1))."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from .. import access
 from ..auth.models import Organisation
@@ -9,13 +9,17 @@ from ..entries import apply_changes, check_version, new_entry, record_change
 from ..extensions import db
 from ..people.models import Person
 from ..referrals.models import Referral
+from ..sections import prepared
 from .models import FIELDS, SchoolEnrolment
 
 
 def entries_of(person) -> list[SchoolEnrolment]:
-    return db.session.scalars(select(SchoolEnrolment).where(SchoolEnrolment.person_id == person.id)
-                              .order_by(SchoolEnrolment.enrolment_date.desc(),
-                                        SchoolEnrolment.created_at.desc())).all()
+    return db.session.scalars(prepared(_entries_query), {"person_id": person.id}).all()
+
+
+def _entries_query():
+    return (select(SchoolEnrolment).where(SchoolEnrolment.person_id == bindparam("person_id"))
+            .order_by(SchoolEnrolment.enrolment_date.desc(), SchoolEnrolment.created_at.desc()))
 
 
 def create(person, data: dict, user) -> SchoolEnrolment:
