@@ -97,8 +97,8 @@ def record(action: str, *, object_type: str | None = None, object_id=None, secti
     user_id, actor_name, org_id = _actor(user)
     event = AuditEvent(
         seq=head_seq + 1, ts=dt.datetime.now(dt.UTC).replace(tzinfo=None),
-        user_id=user_id, username=_fits(actor_name or username, 80), organisation_id=org_id,
-        action=action, object_type=object_type, object_id=_fits(object_id, 64), section=section,
+        user_id=user_id, username=_fits(actor_name or username, _EVENTS.c.username.type.length), organisation_id=org_id,
+        action=action, object_type=object_type, object_id=_fits(object_id, _EVENTS.c.object_id.type.length), section=section,
         request_id=g.get("request_id") if has_request_context() else None,
         ip=request.remote_addr if has_request_context() else None,
         details=json.dumps(details or {}, ensure_ascii=True, sort_keys=True, separators=(",", ":")),

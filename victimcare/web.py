@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from flask import current_app, g, has_request_context, redirect, render_template, request, session, url_for
 from flask_babel import get_locale, get_translations
-from flask_babel import gettext as babel_gettext
 from flask_babel.speaklater import LazyString
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -122,7 +121,7 @@ def _translate_lazy(context, value):
     """Every value a template prints passes here. A lazily translated string (a label, a section's
     title: lazy_gettext without arguments) is translated with the page's translations, and kept as
     markup as it would have been; Flask-Babel would look up the request's translations again for each."""
-    if type(value) is LazyString and getattr(value, "_func", None) is babel_gettext \
+    if type(value) is LazyString and getattr(value, "_func", None) is _ \
             and len(getattr(value, "_args", ())) == 1 and not getattr(value, "_kwargs", True):
         translations = context.get("_page_translations")
         if translations is not None:
