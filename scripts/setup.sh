@@ -8,6 +8,11 @@ EXTRA="${1:-}"
 PACKAGES=(python3-venv libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk)
 if [ "$EXTRA" = "test" ]; then
   PACKAGES+=(postgresql)
+  # Browser tests (tests/e2e) drive Debian's Chromium through Playwright; never Playwright's own browsers.
+  PACKAGES+=(chromium)
+  # axe-core for the accessibility checks comes from the npm registry (tests/e2e/package-lock.json).
+  # Only when npm is missing: NodeSource's nodejs bundles npm and conflicts with Debian's npm package.
+  command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 fi
 
 missing=()
@@ -35,6 +40,8 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 if [ "$EXTRA" = "test" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,postgres]"
+  # Exactly the pinned axe-core, into tests/e2e/node_modules (git-ignored).
+  npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
 else
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[postgres]"
 fi

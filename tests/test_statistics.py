@@ -247,7 +247,7 @@ def test_region_rows_show_code_and_province_name(world):
     assert (rows["51"].code, rows["51"].label) == ("51", "四川省")
     assert (rows["44"].code, rows["44"].label) == ("44", "广东省")
     full = {b.key: b for b in stats.breakdown("region", "code")}
-    assert (full["510104"].code, full["510104"].label) == ("510104", "四川省")
+    assert (full["510104"].code, full["510104"].label) == ("510104", "四川省 成都市 锦江区")  # the division table
     assert len(st.PROVINCE_NAMES) == 34
 
 
@@ -329,7 +329,7 @@ def test_page_shows_the_figures_and_svg_charts(client, world):
     for figure in st.SHARE_FIGURES:
         assert _figure(html, f"share-{figure}") == expected[figure], figure
     assert "<svg" in html and "<rect" in html
-    assert "style=" not in html.split('<main id="main">')[1] and "<script" not in html
+    assert "style=" not in html.split('<main id="main">')[1] and "<script" not in html.split('<main id="main">')[1]
 
 
 def test_page_defaults_to_this_year_and_is_audited(client, world):

@@ -17,8 +17,10 @@ from .keys import pending_rotation, rotate, start_rotation
 
 
 def register_commands(app) -> None:
+    from .names.reindex import reindex_command
     for command in (create_user_command, rotate_keys_command, audit_verify_command, demo_command,
-                    installation_key_command, backup_command, backup_verify_command, restore_command):
+                    installation_key_command, backup_command, backup_verify_command, restore_command,
+                    reindex_command):
         app.cli.add_command(command)
 
 

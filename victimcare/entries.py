@@ -159,10 +159,11 @@ def new_entry(model, person, user, **values):
     return entry
 
 
-def load_person(person_id: str, action: str = "read", section: str = "identity"):
-    """Load a person, then ask the policy: 404 outside scope, 403 for a forbidden section; audited."""
+def load_person(person_id: str, action: str = "read", section: str = "identity", options=()):
+    """Load a person, then ask the policy: 404 outside scope, 403 for a forbidden section; audited.
+    ``options`` are loader options for what the page will read of the person (joined in the same query)."""
     from .people.models import Person
-    person = db.session.get(Person, person_id) if plausible_row_id(person_id) else None
+    person = db.session.get(Person, person_id, options=options) if plausible_row_id(person_id) else None
     if person is None:
         abort(404)
     access.require(current_user, action, person, section)

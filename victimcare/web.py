@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from urllib.parse import quote
 
 from zoneinfo import ZoneInfo
 
@@ -56,12 +57,13 @@ def init_app(app):
     from .referrals.views import referrals_bp
     from .reports.ledger_views import ledgers_bp
     from .reports.stats_views import stats_bp
+    from .regions.views import regions_bp
     from .reports.views import reports_bp
     from .schooling.views import schooling_bp
 
     for bp in (main_bp, auth_bp, admin_bp, audit_bp, people_bp, referrals_bp, placements_bp, medical_bp,
                legal_bp, schooling_bp, employment_bp, followups_bp, disclosures_bp, reports_bp, stats_bp,
-               ledgers_bp, portability_bp, attachments_bp):
+               ledgers_bp, portability_bp, attachments_bp, regions_bp):
         app.register_blueprint(bp)
 
     access.public(app.view_functions["static"])
@@ -88,6 +90,8 @@ def init_app(app):
     app.jinja_env.globals["can"] = lambda action, person=None, section="identity": \
         access.can(current_user._get_current_object(), action, person, section)
     # Every right on one person's file in one go (the file header's tabs ask a dozen).
+    app.jinja_env.globals["main_nav"] = main_nav
+    app.jinja_env.globals["person_url"] = person_url
     app.jinja_env.globals["person_rights"] = lambda person: access.rights(current_user._get_current_object(), person)
     app.context_processor(_page_helpers)
     app.jinja_env.finalize = _translate_lazy  # before any template is compiled: it is part of the code
@@ -114,6 +118,31 @@ def _page_helpers() -> dict:
 
     return {"gettext": gettext, "_": gettext, "_page_translations": translations,
             "can": lambda action, person=None, section="identity": access.can(user, action, person, section)}
+
+
+def main_nav() -> Markup:
+    """The header's menu. Which links it shows depends only on the user's role and organisation kind
+    (templates/_nav.html), so it is rendered once per language, script root and kind of user and kept:
+    it is a dozen url_for() and can() calls on every page. The views check access again."""
+    user = current_user._get_current_object()
+    cache = current_app.extensions.setdefault("victimcare_main_nav", {})
+    key = (str(get_locale()), request.script_root, user.role, user.organisation.kind,
+           user.organisation.holds_cases)
+    html = cache.get(key)
+    if html is None:
+        html = cache[key] = Markup(render_template("_nav.html"))
+    return html
+
+
+def person_url(endpoint: str, person_id: str) -> str:
+    """url_for(endpoint, person_id=...) for a page of one person's file: the URL around the id is built
+    once per endpoint and script root (a file page links to twenty pages of the file)."""
+    cache = current_app.extensions.setdefault("victimcare_person_urls", {})
+    key = (request.script_root, endpoint)
+    parts = cache.get(key)
+    if parts is None:
+        parts = cache[key] = tuple(url_for(endpoint, person_id="PERSON").split("PERSON"))
+    return quote(person_id, safe="").join(parts)
 
 
 @pass_context
@@ -152,6 +181,10 @@ def _before_request():
     return None
 
 
+# Answers holding no case data, which set their own Cache-Control; every other page is no-store.
+CACHEABLE_ENDPOINTS = frozenset({"static", "regions.children_of"})
+
+
 def _security_headers(response):
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
@@ -161,7 +194,7 @@ def _security_headers(response):
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Cross-Origin-Resource-Policy"] = "same-origin"
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
-    if request.endpoint != "static":
+    if request.endpoint not in CACHEABLE_ENDPOINTS:
         headers["Cache-Control"] = "no-store"
     if request.is_secure:
         headers["Strict-Transport-Security"] = "max-age=31536000"

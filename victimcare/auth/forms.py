@@ -6,7 +6,7 @@ from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
 
 from ..access import ROLES
-from ..choices import options
+from ..choices import MarkRequired, options
 from .models import ORG_KINDS
 
 ROLE_LABELS = {
@@ -79,8 +79,8 @@ class UserForm(FlaskForm):
         DataRequired(), Length(min=3, max=80),
         Regexp(r"^[A-Za-z0-9_.-]+\Z", message=_l("Letters, digits, dot, dash and underscore only."))])
     display_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=120), no_control_characters])
-    role = SelectField(_l("Role"), choices=options((r, ROLE_LABELS[r]) for r in ROLES))
-    organisation_id = SelectField(_l("Organisation"), coerce=int, validate_choice=True)
+    role = SelectField(_l("Role"), choices=options((r, ROLE_LABELS[r]) for r in ROLES), validators=[MarkRequired()])
+    organisation_id = SelectField(_l("Organisation"), coerce=int, validate_choice=True, validators=[MarkRequired()])
     password = PasswordField(_l("Initial password"), validators=[DataRequired(), PasswordRules()])
 
 
@@ -91,7 +91,8 @@ class ResetPasswordForm(FlaskForm):
 
 class OrganisationForm(FlaskForm):
     name = StringField(_l("Organisation name"), validators=[DataRequired(), Length(max=200), no_control_characters])
-    kind = SelectField(_l("Kind"), choices=options((k, ORG_KIND_LABELS[k]) for k in ORG_KINDS))
+    kind = SelectField(_l("Kind"), choices=options((k, ORG_KIND_LABELS[k]) for k in ORG_KINDS),
+                       validators=[MarkRequired()])
     region_code = StringField(_l("Administrative division code"), validators=[
         DataRequired(), Regexp(r"^[1-9][0-9]{5}\Z", message=_l("Six digits (GB/T 2260), e.g. 320100."))])
     parent_id = SelectField(_l("Parent organisation"), coerce=int, validate_choice=True)

@@ -104,6 +104,9 @@ def _fresh_cookie() -> None:
     """Forget whatever the browser's cookie held (but its language)."""
     lang = session.get("lang")
     session.clear()
+    # Flask-WTF caches this request's signed token in g: a page rendered after the clear (the recovery
+    # codes after the two-factor set-up) would carry a token of the old session and its forms fail.
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
     if lang:
         session["lang"] = lang
 

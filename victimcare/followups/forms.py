@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from babel.lists import format_list
+from flask import current_app
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField, TextAreaField
@@ -11,6 +14,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from ..choices import options
 from ..people.forms import NATIONALITY_LABELS, not_in_future
 from ..people.rules import division_code_problem
+from .rules import check_schedule
 
 KIND_LABELS = {"family": _l("Return to family or community"),
                "handover": _l("Handover to the civil affairs of the region of origin"),
@@ -32,8 +36,7 @@ class ReturnForm(FlaskForm):
     kind = SelectField(_l("Kind of return"), choices=options(KIND_LABELS, blank="—"), default="",
                        validators=[InputRequired(_l("Choose the kind of return."))])
     return_date = DateField(_l("Return date"), validators=[InputRequired(_l("Give the return date.")),
-                                                           not_in_future],
-                            description=_l("YYYY-MM-DD. Follow-up visits are scheduled from this date."))
+                                                           not_in_future])
     wish_confirmed = BooleanField(_l("The person or the guardian wished this return"))
     wish_expressed_by = SelectField(_l("Wish expressed by"), choices=options(WISH_BY_LABELS, blank="—"),
                                     default="")
@@ -51,6 +54,16 @@ class ReturnForm(FlaskForm):
                                  filters=[_blank_to_none],
                                  description=_l("Border crossing or place where the person was handed over."))
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=4000)], filters=[_blank_to_none])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The schedule is configuration (FOLLOWUP_SCHEDULE_MONTHS): the help says the one in force.
+        months = check_schedule(current_app.config["FOLLOWUP_SCHEDULE_MONTHS"])
+        self.return_date.description = _l(
+            "Follow-up visits are scheduled %(months)s months after this date: the plans ask the agencies to "
+            "keep a file on each person and follow her life after the return (State Council 2008–2012 plan; "
+            "Jiangsu 2021–2030 二(三)3).",
+            months=format_list([str(m) for m in months], locale=get_locale()))
 
     def validate_receiving_region_code(self, field):
         if field.data and division_code_problem(field.data):

@@ -8,12 +8,12 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from ..choices import options
+from ..choices import MarkRequired, options
 from . import rules
 
-MATTER_LABELS = {"victim_representation": _l("Criminal victim representation (刑事被害人代理)"),
-                 "compensation": _l("Compensation claim (赔偿请求)"),
-                 "custody": _l("Guardianship and custody (监护/抚养)"), "other": _l("Other")}
+MATTER_LABELS = {"victim_representation": _l("Criminal victim representation"),
+                 "compensation": _l("Compensation claim"),
+                 "custody": _l("Guardianship and custody"), "other": _l("Other")}
 STATUS_LABELS = {"applied": _l("Applied"), "accepted": _l("Accepted"), "in_progress": _l("In progress"),
                  "concluded": _l("Concluded"), "refused": _l("Refused"), "withdrawn": _l("Withdrawn")}
 _MESSAGES = {
@@ -33,17 +33,17 @@ def not_in_future(form, field):
 class LegalAidForm(FlaskForm):
     version = HiddenField()
     application_date = DateField(_l("Application date"),
-                                 validators=[InputRequired(_l("Give the application date.")), not_in_future],
-                                 description=_l("YYYY-MM-DD"))
-    agency_id = SelectField(_l("Legal-aid agency"), coerce=int, validate_choice=True)
+                                 validators=[InputRequired(_l("Give the application date.")), not_in_future])
+    agency_id = SelectField(_l("Legal-aid agency"), coerce=int, validate_choice=True, validators=[MarkRequired()])
     lawyer_name = StringField(_l("Lawyer"), validators=[Optional(), Length(max=100)])
-    green_channel = BooleanField(_l("Green channel (绿色通道)"),
+    green_channel = BooleanField(_l("Green channel"),
                                  description=_l("Handled through the legal-aid green channel for trafficking "
                                                 "victims (Jiangsu 2021–2030 二(三)1(7))."))
     matter = SelectField(_l("Matter"), choices=options(MATTER_LABELS, blank="—"),
                          validators=[DataRequired(_l("Choose the matter."))])
     details = TextAreaField(_l("Details"), validators=[Optional(), Length(max=4000)])
-    status = SelectField(_l("Status"), choices=options(STATUS_LABELS), validate_choice=False)
+    status = SelectField(_l("Status"), choices=options(STATUS_LABELS), validate_choice=False,
+                         validators=[MarkRequired()])
     outcome = TextAreaField(_l("Outcome"), validators=[Optional(), Length(max=4000)])
     outcome_date = DateField(_l("Outcome date"), validators=[Optional(), not_in_future])
 

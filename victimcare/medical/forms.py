@@ -36,8 +36,16 @@ def not_in_future(form, field):
 
 
 class YuanField(Field):
-    """An amount in yuan as a Decimal, parsed by rules.parse_amount (never a float)."""
+    """An amount in yuan as a Decimal, parsed by rules.parse_amount (never a float).
+
+    A text box with a decimal keypad, not type=number (whose step="0.01" would be the only gain): a
+    number box posts an empty value for text it cannot read, so the server would ask for an amount
+    instead of saying what is wrong with the one typed, and the mouse wheel changes it unseen."""
     widget = TextInput()
+
+    def __init__(self, *args, **kwargs):
+        kwargs["render_kw"] = {"inputmode": "decimal", "autocomplete": "off", **(kwargs.get("render_kw") or {})}
+        super().__init__(*args, **kwargs)
 
     def process_formdata(self, valuelist):
         self.data = None
@@ -58,17 +66,18 @@ class YuanField(Field):
 class VisitForm(FlaskForm):
     version = HiddenField()
     visit_date = DateField(_l("Visit date"), validators=[InputRequired(_l("Give the date of the visit.")),
-                                                         not_in_future],
-                           description=_l("YYYY-MM-DD."))
+                                                         not_in_future])
     visit_type = SelectField(_l("Type of care"), choices=options(VISIT_TYPE_LABELS, blank="—"),
                              validators=[InputRequired(_l("Choose the type of care."))])
     diagnosis = TextAreaField(_l("Diagnosis"), validators=[Optional(), Length(max=4000)])
     notes = TextAreaField(_l("Treatment and notes"), validators=[Optional(), Length(max=10000)])
-    total_cost = YuanField(_l("Total cost (yuan)"), validators=[InputRequired(_l("Give the total cost, 0 if none."))])
+    total_cost = YuanField(_l("Total cost (yuan)"), validators=[InputRequired(_l("Give the total cost, 0 if none."))],
+                           description=_l("In yuan, with at most two decimals (fen), e.g. 1280.50."))
     insurance_paid = YuanField(_l("Paid by basic medical insurance (yuan)"),
                                validators=[InputRequired(_l("Give the amount insurance paid, 0 if none."))],
-                               description=_l("The rest, the self-pay share, is computed and borne by "
-                                              "the same-level finance."))
+                               description=_l("The rest, the self-pay share, is computed and paid by the "
+                                              "same-level government finance (Jiangsu 2021–2030 二(三)1(6)): "
+                                              "treatment costs the person nothing."))
 
     def validate_visit_type(self, field):
         if field.data not in VISIT_TYPE_LABELS:

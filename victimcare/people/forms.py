@@ -10,8 +10,12 @@ from wtforms import (BooleanField, DateField, HiddenField, IntegerField, SelectF
                      TextAreaField)
 from wtforms.validators import NumberRange, Optional, Length, ValidationError
 
-from ..choices import options
-from .rules import AGE_BANDS, division_code_problem, id_birth_date, id_number_problem, normalise_id_number
+from ..choices import MarkRequired, options
+from ..employment.rules import MINIMUM_AGE
+from ..placements.rules import ADULT_AGE, RESIDENCE_MONTHS
+from ..schooling.rules import FIRST_AGE, LAST_AGE
+from ..regions.forms import OriginPicker
+from .rules import AGE_BANDS, id_birth_date, id_number_problem, normalise_id_number
 
 SEX_LABELS = {"female": _l("Female"), "male": _l("Male"), "unknown": _l("Unknown")}
 IDENTITY_STATUS_LABELS = {"unidentified": _l("Identity unknown"), "identified": _l("Identified")}
@@ -28,10 +32,6 @@ _ID_MESSAGES = {
     "region": _l("The first two digits are not a province code."),
     "birth_date": _l("Digits 7 to 14 are not a valid date of birth."),
     "check_digit": _l("The check digit (last character) is wrong: please check the number."),
-}
-_DIVISION_MESSAGES = {
-    "shape": _l("Six digits of an administrative division code (GB/T 2260), e.g. 320102."),
-    "province": _l("The first two digits are not a province code."),
 }
 
 
@@ -59,29 +59,36 @@ def _blank_to_none(value):
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-class IdentityForm(FlaskForm):
+class IdentityForm(OriginPicker, FlaskForm):
     version = HiddenField()
     name = StringField(_l("Name"), validators=[Optional(), Length(max=100)], filters=[_blank_to_none],
                        description=_l("Leave empty if unknown; record any names she is called by as aliases."))
     aliases = TextAreaField(_l("Aliases and other names"), validators=[Optional(), Length(max=1000)],
                             description=_l("One per line."))
-    sex = SelectField(_l("Sex"), choices=options(SEX_LABELS))
+    sex = SelectField(_l("Sex"), choices=options(SEX_LABELS), validators=[MarkRequired()])
     date_of_birth = DateField(_l("Date of birth"), validators=[Optional(), not_in_future],
-                              description=_l("YYYY-MM-DD. If unknown, give an estimated age instead."))
+                              description=_l(
+                                  "If unknown, give an estimated age instead. The age decides which rules apply: "
+                                  "school age %(first)d to %(last)d, training and jobs from %(work)d, the "
+                                  "protection of a child under %(adult)d.",
+                                  first=FIRST_AGE, last=LAST_AGE, work=MINIMUM_AGE, adult=ADULT_AGE))
     estimated_age = IntegerField(_l("Estimated age (years)"), validators=[Optional(), IntegerRange(0, 120)])
     id_number = StringField(_l("Resident ID number"), validators=[Optional(), Length(max=30)],
                             filters=[_blank_to_none])
     nationality = SelectField(_l("Nationality"), choices=options(NATIONALITY_LABELS), default="CHN")
-    origin_code = StringField(_l("Place of origin (division code)"), validators=[Optional(), Length(max=6)],
-                              filters=[_blank_to_none],
-                              description=_l("Six-digit GB/T 2260 code of the county or city, e.g. 530102."))
+    # origin_province, origin_city, origin_county, origin_code: OriginPicker (regions/forms.py)
     origin_address = TextAreaField(_l("Home address as known"), validators=[Optional(), Length(max=500)])
     contact = TextAreaField(_l("Contacts (phone, family)"), validators=[Optional(), Length(max=500)])
     rescue_date = DateField(_l("Rescue date"), validators=[Optional(), not_in_future])
     rescue_place = StringField(_l("Rescue place"), validators=[Optional(), Length(max=200)])
     rescuing_agency = StringField(_l("Rescuing agency"), validators=[Optional(), Length(max=200)])
     police_case_number = StringField(_l("Police case number"), validators=[Optional(), Length(max=64)])
-    identity_status = SelectField(_l("Identity status"), choices=options(IDENTITY_STATUS_LABELS))
+    identity_status = SelectField(_l("Identity status"), choices=options(IDENTITY_STATUS_LABELS),
+                                  validators=[MarkRequired()], description=_l(
+                                      "While the identity is unknown, a stay of more than %(months)d months in an "
+                                      "assistance institution leads to a residence registration application "
+                                      "(Jiangsu 2021–2030 二(三)1(5)); an established identity ends that rule.",
+                                      months=RESIDENCE_MONTHS))
     identified_method = SelectField(_l("Identified by"),
                                     choices=options(METHOD_LABELS, blank="—"))
     identified_on = DateField(_l("Identified on"), validators=[Optional(), not_in_future])
@@ -95,12 +102,6 @@ class IdentityForm(FlaskForm):
             if problem:
                 raise ValidationError(_ID_MESSAGES[problem])
             field.data = normalise_id_number(field.data)
-
-    def validate_origin_code(self, field):
-        if field.data:
-            problem = division_code_problem(field.data)
-            if problem:
-                raise ValidationError(_DIVISION_MESSAGES[problem])
 
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)
@@ -135,7 +136,8 @@ class IdentityForm(FlaskForm):
 
 
 class RegisterForm(IdentityForm):
-    organisation_id = SelectField(_l("Responsible organisation"), coerce=int, validate_choice=True)
+    organisation_id = SelectField(_l("Responsible organisation"), coerce=int, validate_choice=True,
+                                  validators=[MarkRequired()])
 
 
 class DnaForm(FlaskForm):

@@ -4,6 +4,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from .. import regions
+
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 _ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
@@ -53,6 +55,33 @@ def division_code_problem(code: str) -> str | None:
     if code[2:4] == "00" and code[4:] != "00":
         return "shape"
     return None
+
+
+def origin_code_problem(code: str) -> str | None:
+    """A place of origin given as a code: well formed, and in the shipped division table."""
+    return division_code_problem(code) or (None if regions.is_valid(code) else "unknown")
+
+
+def origin_choice_problem(province: str | None, city: str | None, county: str | None) -> tuple[str, str] | None:
+    """What is wrong with a place of origin picked level by level, as (level, message key), or None.
+
+    Each level must be in the table and directly under the level above it; a lower level without
+    the one above cannot be told apart from a tampered post, so it is refused the same way."""
+    for level, code, parent in (("province", province, None), ("city", city, province),
+                                ("county", county, city)):
+        if not code:
+            continue
+        if level != "province" and not parent:
+            return level, "missing_parent"
+        division = regions.get(code)
+        if division is None or division.parent != parent:
+            return level, "unknown" if division is None else "not_under_parent"
+    return None
+
+
+def chosen_origin(province: str | None, city: str | None, county: str | None) -> str | None:
+    """The code stored: the most specific level chosen."""
+    return county or city or province or None
 
 
 AGE_BANDS = (("0-5", 0, 5), ("6-13", 6, 13), ("14-15", 14, 15), ("16-17", 16, 17),

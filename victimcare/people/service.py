@@ -12,6 +12,7 @@ from ..auth.models import Organisation, utcnow
 from ..crypto import blind_index, new_row_id, normalise_compact
 from ..entries import apply_changes, check_version, record_change
 from ..extensions import db
+from ..names import index_person, matching_ids
 from .models import DNA_FIELDS, CaseCounter, Person, PersonAlias
 from .rules import birth_years_for_band, format_case_number
 
@@ -88,6 +89,7 @@ def register_person(data: dict, organisation: Organisation, user, today: dt.date
     db.session.add(person)
     db.session.flush()
     _apply_aliases(person, split_aliases(data.get("aliases")))
+    index_person(person)
     audit.record("create", object_type="person", object_id=person.id, section="identity",
                  details={"case_number": person.case_number}, user=user)
     return person
@@ -98,6 +100,8 @@ def update_identity(person: Person, data: dict, user, version, today: dt.date | 
     changes = apply_changes(person, data, _IDENTITY_ATTRS)
     changes.update(_apply_birth(person, data, today or dt.date.today()))
     changes.update(_apply_aliases(person, split_aliases(data.get("aliases"))))
+    if "name" in changes or "aliases" in changes:
+        index_person(person)
     _finish_update(person, "identity", changes, user)
     return changes
 
@@ -124,6 +128,11 @@ def classify_query(q: str) -> str:
     return "name"
 
 
+def by_case_number(q: str) -> Person | None:
+    """The person with exactly this case number, whoever may reach her: the caller asks access."""
+    return db.session.scalar(select(Person).where(Person.case_number == normalise_compact(q)))
+
+
 def search_clause(q: str):
     """An exact-match where-clause through blind indexes (encrypted columns cannot be compared)."""
     kind = classify_query(q)
@@ -132,11 +141,10 @@ def search_clause(q: str):
     if kind == "id_number":
         return kind, Person.id_number_bidx == blind_index("id_number", q, normalise_compact)
     # One indexed lookup per branch, joined by UNION: an OR across them makes both SQLite and
-    # PostgreSQL scan every person (bench/bench_identity.py).
-    digest = blind_index("name", q)
+    # PostgreSQL scan every person (bench/bench_identity.py). Names: exact, same sound or initials
+    # (names.ranked_matches gives the rank for ordering).
     hits = union_all(
-        select(Person.id).where(Person.name_bidx == digest),
-        select(PersonAlias.person_id).where(PersonAlias.name_bidx == digest, PersonAlias.removed_at.is_(None)),
+        *matching_ids(q),
         select(Person.id).where(Person.police_case_number_bidx
                                 == blind_index("police_case_number", q, normalise_compact)))
     return kind, Person.id.in_(hits)

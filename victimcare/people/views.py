@@ -9,16 +9,17 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import access, audit
 from ..choices import options
-from ..auth.models import CASE_HOLDING_KINDS, Organisation
+from ..auth.models import CASE_HOLDING_KINDS, Organisation, User
 from ..entries import StaleEdit, load_person, mark_conflict
 from ..extensions import db
-from ..web import page_arg
+from ..web import page_arg, person_url
 from ..sections import FileSection, file_sections, load_cards, register
-from . import service
+from . import duplicates, service
 from .forms import (CASE_STATUS_LABELS, IDENTITY_STATUS_LABELS, METHOD_LABELS, NATIONALITY_LABELS,
                     SEX_LABELS, TRACING_LABELS, CaseloadFilterForm, DnaForm, IdentityForm, RegisterForm)
 from .models import IDENTITY_FIELDS, Person, PersonAlias, PersonRevision
@@ -92,12 +93,48 @@ def register():
     if request.method == "GET":
         form.organisation_id.data = current_user.organisation_id
     if form.validate_on_submit():
+        # Possible duplicates in the user's scope are shown before anything is saved.
+        found = duplicates.check(current_user, form.data, request.form.get(duplicates.CONFIRM_FIELD))
+        if found.warns:  # rendered before the commit, as the file page: nothing is shown unless audited
+            found.record()
+            page = render_template("people/form.html", form=form, person=None, duplicates=found)
+            db.session.commit()
+            return page
         org = db.session.get(Organisation, form.organisation_id.data)
         person = service.register_person(form.data, org, current_user)
+        found.record(person)
         db.session.commit()
         flash(_("Registered. Case number %(number)s.", number=person.case_number), "success")
         return redirect(url_for("people.view", person_id=person.id))
     return render_template("people/form.html", form=form, person=None)
+
+
+@people_bp.route("/find")
+@access.route("summary")
+def find():
+    """The quick search of every page. A query that is exactly a case number opens that file when the
+    user may open it; any other query goes to the caseload's results for those who may search it.
+    A case number outside the user's reach answers exactly as one that does not exist; the attempt is
+    audited as a denial on that file."""
+    q = (request.args.get("q") or "").strip()[:100]
+    kind = service.classify_query(q) if q else None
+    if kind == "case_number":
+        person = service.by_case_number(q)
+        if person is not None and access.can(current_user, "read", person, "summary"):
+            audit.record("search", object_type="person", object_id=person.id, section="summary",
+                         details={"query_kind": kind, "results": 1})
+            db.session.commit()
+            return redirect(url_for("people.view", person_id=person.id))
+        if person is not None:
+            audit.record("denied", object_type="person", object_id=person.id, section="summary",
+                         details={"action": "read", "status": 404, "query_kind": kind})
+    if access.can(current_user, "read", None, "identity"):
+        db.session.commit()  # the caseload records the search itself
+        return redirect(url_for("people.caseload", q=q) if q else url_for("people.caseload"))
+    if kind == "case_number":
+        audit.record("search", object_type="person", section="summary", details={"query_kind": kind, "results": 0})
+    db.session.commit()
+    return render_template("people/find.html", q=q, kind=kind), 404 if kind == "case_number" else 200
 
 
 @people_bp.route("/<person_id>")
@@ -108,13 +145,13 @@ def view(person_id: str):
     The user's rights on the file are asked once (the template asks ``rights``, not can() per link).
     The page is rendered before the audit row is committed, in the same transaction: nothing is sent
     unless the view is recorded, and what the template loads lazily needs no second transaction."""
-    person = get_person(person_id, "read", "summary")
+    person = get_person(person_id, "read", "summary", options=_FILE_PAGE_JOINS)
     rights = access.rights(current_user._get_current_object(), person)
     identity = rights.can("read", "identity")
     cards = load_cards(person, {section for action, section in rights if action == "read"},
                        relations={"aliases": PersonAlias} if identity else None)
     # Each readable section's page: its tab and its card both link there.
-    links = {s.key: url_for(s.endpoint, person_id=person.id) for s in file_sections() if rights.can("read", s.key)}
+    links = {s.key: person_url(s.endpoint, person.id) for s in file_sections() if rights.can("read", s.key)}
     page = render_template("people/view.html", person=person, today=dt.date.today(), cards=cards,
                            file_rights=rights, file_links=links)
     sections = ["identity" if identity else "summary"]
@@ -122,6 +159,10 @@ def view(person_id: str):
                  details={"sections": sections + [s.key for s, _data in cards]})
     db.session.commit()
     return page
+
+
+# Who registered the person (the file page names them), in the same query as the person.
+_FILE_PAGE_JOINS = (joinedload(Person.created_by).load_only(User.username),)
 
 
 def _identity_form_data(person: Person) -> dict:
@@ -137,7 +178,8 @@ def _identity_form_data(person: Person) -> dict:
 @access.route("identity", "write", person="person_id")
 def edit(person_id: str):
     person = get_person(person_id, "write")
-    form = IdentityForm(data=None if request.method == "POST" else _identity_form_data(person))
+    form = IdentityForm(data=None if request.method == "POST" else _identity_form_data(person),
+                        recorded_origin=person.origin_code)
     if form.validate_on_submit():
         try:
             changes = service.update_identity(person, form.data, current_user, form.version.data)

@@ -9,16 +9,16 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from ..choices import options
+from ..choices import MarkRequired, options
 from ..people.forms import SEX_LABELS, IntegerRange, not_in_future
-from .rules import HOUSEHOLD_TYPES
+from .rules import ADULT_AGE, HOUSEHOLD_TYPES, RESIDENCE_MONTHS
 
-TYPE_LABELS = {"temporary_assistance": _l("Temporary assistance (临时救助)"),
-               "transit_rehabilitation": _l("Transit and rehabilitation (中转康复)"),
-               "child_welfare": _l("Child welfare institution (儿童福利机构)"),
-               "family_foster": _l("Family foster care (家庭寄养)"),
-               "return_to_family": _l("Return to family (返回家庭)"),
-               "independent_living": _l("Independent living (独立生活)")}
+TYPE_LABELS = {"temporary_assistance": _l("Temporary assistance"),
+               "transit_rehabilitation": _l("Transit and rehabilitation"),
+               "child_welfare": _l("Child welfare institution"),
+               "family_foster": _l("Family foster care"),
+               "return_to_family": _l("Return to family"),
+               "independent_living": _l("Independent living")}
 RELATION_LABELS = {"none": _l("No household (institution or on her own)"),
                    "own_family": _l("The person's own family"),
                    "relative": _l("A relative"),
@@ -32,7 +32,7 @@ def _blank_to_none(value):
 
 class PlacementForm(FlaskForm):
     version = HiddenField()
-    placement_type = SelectField(_l("Type of placement"), choices=options(TYPE_LABELS))
+    placement_type = SelectField(_l("Type of placement"), choices=options(TYPE_LABELS), validators=[MarkRequired()])
     organisation_id = SelectField(_l("Institution"), coerce=lambda v: int(v) if v else None,
                                   validate_choice=True,
                                   description=_l("A shelter or bureau in your scope; or leave empty and "
@@ -41,8 +41,19 @@ class PlacementForm(FlaskForm):
                                    validators=[Optional(), Length(max=200)], filters=[_blank_to_none],
                                    description=_l("E.g. the foster family or a welfare home outside the system."))
     household_relation = SelectField(_l("Receiving household's relation to the case"),
-                                     choices=options(RELATION_LABELS), default="none")
-    admitted_on = DateField(_l("Admission date"), validators=[InputRequired(), not_in_future])
+                                     choices=options(RELATION_LABELS), default="none", validators=[MarkRequired()],
+                                     description=_l(
+                                         "A child (under %(adult)d) whose parents or guardians have not been found "
+                                         "is never placed with the household that bought her: civil affairs places "
+                                         "her (Jiangsu 2021–2030 二(二)3; Fujian 2013–2020 二(二)).",
+                                         adult=ADULT_AGE))
+    admitted_on = DateField(_l("Admission date"), validators=[InputRequired(), not_in_future],
+                            description=_l(
+                                "The three-month rule counts from here: a person who stays in an assistance "
+                                "institution more than %(months)d months with her identity still unknown gets a "
+                                "residence registration application, due the day after %(months)d calendar months, "
+                                "so that she can be registered in a household register and receive schooling and "
+                                "social security (Jiangsu 2021–2030 二(三)1(5)).", months=RESIDENCE_MONTHS))
     reason = TextAreaField(_l("Reason for the placement"), validators=[Optional(), Length(max=4000)])
     discharged_on = DateField(_l("Discharge date"), validators=[Optional(), not_in_future])
     discharge_reason = TextAreaField(_l("Reason for the discharge"), validators=[Optional(), Length(max=4000)])
@@ -89,7 +100,7 @@ class ApplicationForm(FlaskForm):
     version = HiddenField()
     name = StringField(_l("Name"), validators=[Optional(), Length(max=100)], filters=[_blank_to_none],
                        description=_l("The name the person uses; the police register it."))
-    sex = SelectField(_l("Sex"), choices=options(SEX_LABELS))
+    sex = SelectField(_l("Sex"), choices=options(SEX_LABELS), validators=[MarkRequired()])
     date_of_birth = DateField(_l("Date of birth"), validators=[Optional(), not_in_future])
     birth_year = IntegerField(_l("Estimated year of birth"), validators=[Optional(), IntegerRange(1900, 2100)])
     rescue_date = DateField(_l("Rescue date"), validators=[Optional(), not_in_future])
@@ -109,12 +120,13 @@ class ApplicationForm(FlaskForm):
 
 class SubmissionForm(FlaskForm):
     version = HiddenField()
-    police_organisation_id = SelectField(_l("Public security office"), coerce=int, validate_choice=True)
+    police_organisation_id = SelectField(_l("Public security office"), coerce=int, validate_choice=True,
+                                         validators=[MarkRequired()])
     submitted_on = DateField(_l("Submitted on"), validators=[InputRequired(), not_in_future])
 
 
 class RegistrationForm(FlaskForm):
     version = HiddenField()
     registered_on = DateField(_l("Registered on"), validators=[InputRequired(), not_in_future])
-    hukou_number = StringField(_l("Hukou number (户号) or resident ID number"),
+    hukou_number = StringField(_l("Hukou number or resident ID number"),
                                validators=[DataRequired(), Length(max=40)], filters=[_blank_to_none])

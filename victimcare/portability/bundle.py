@@ -21,6 +21,7 @@ from ..crypto import ENCRYPTED_FIELDS, new_row_id
 from ..entries import EntryMixin, plain, record_change
 from ..extensions import db
 from ..people.models import DNA_FIELDS, Person, PersonAlias, PersonRevision
+from ..names import index_person
 from ..people.service import next_case_number
 from .transfer import BundleRefused
 
@@ -213,6 +214,7 @@ def _import(payload, organisation, user, sender, bundle_digest, today) -> Person
         alias = PersonAlias(id=new_row_id(), person_id=person.id)
         _fill(alias, row, id_map=id_map, organisation=organisation)
         db.session.add(alias)
+    index_person(person)  # the sound keys are this installation's: its own blind-index key
     entries = payload.get("entries") or {}
     if not isinstance(entries, dict):
         raise ValueError("entries")

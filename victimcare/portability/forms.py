@@ -4,6 +4,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from ..choices import MarkRequired
 from ..disclosures.forms import ConsentFields
 
 
@@ -19,7 +20,8 @@ class HandoverForm(FlaskForm, ConsentFields):
 
 class ImportForm(FlaskForm):
     bundle = FileField(_l("Handover bundle"), validators=[FileRequired(_l("Choose the bundle file."))])
-    organisation_id = SelectField(_l("Organisation that takes over the file"), coerce=int, validate_choice=True)
+    organisation_id = SelectField(_l("Organisation that takes over the file"), coerce=int, validate_choice=True,
+                                  validators=[MarkRequired()])
 
 
 class PartnerForm(FlaskForm):

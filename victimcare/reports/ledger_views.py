@@ -194,8 +194,8 @@ def school_table(rows) -> tuple[list, list]:
     from ..schooling.forms import GRADE_LABELS, STEP_LABELS
     year = dt.date.today().year
     header = [_("Education office"), _("Case number"), _("Sex"), _("Age"), _("School"), _("School grade"),
-              _("Enrolment date"), _("Transfer procedures (转学手续)"), _("Transfer date"),
-              _("Student-record continuation (学籍接续)"), _("Record date")]
+              _("Enrolment date"), _("Transfer procedures"), _("Transfer date"),
+              _("Student-record continuation"), _("Record date")]
     table = []
     for e in rows:
         p = e.person
@@ -229,7 +229,7 @@ def school_pdf():
     html = render_template("pdf/ledger_school.html", rows=rows, today=dt.date.today(),
                            printer=current_user.display_name or current_user.username,
                            printed_at=local_now().strftime("%Y-%m-%d %H:%M"),
-                           purpose=_("school placement ledger (入学安置台账)"))
+                           purpose=_("school placement ledger"))
     body = render_pdf(html)
     audit.record("print", object_type="ledger", object_id="school", section="schooling",
                  details=_school_details(rows))

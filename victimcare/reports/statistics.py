@@ -37,7 +37,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, exists, func, or_, select
 
-from .. import access
+from .. import access, regions
 from ..extensions import db
 from ..employment.models import EmploymentService
 from ..followups.models import CaseStatusChange, FollowupVisit, PersonReturn
@@ -301,7 +301,9 @@ class Statistics:
             org = self.organisations.get(int(key))
             return Bucket(key, org.name if org else key)
         if dimension == "region":
-            return Bucket(key, PROVINCE_NAMES.get(key[:2], _l("Unknown province")), code=key)
+            # A code's full place name from the division table; a code it does not hold, its province.
+            name = regions.full_name(key) if len(key) == 6 else None
+            return Bucket(key, name or PROVINCE_NAMES.get(key[:2], _l("Unknown province")), code=key)
         return Bucket(key, key)
 
 

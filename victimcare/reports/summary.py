@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template
 from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,7 +24,7 @@ from ..people.rules import age_band
 from . import pdf
 
 VARIANTS = ("full", "deidentified")
-MASK = "（已隐去）"
+MASK = _l("(withheld)")
 BATCH_LIMIT = 200
 CHUNK = 5                      # people rendered per request of a batch job
 JOB_LIFETIME = dt.timedelta(days=1)
@@ -67,7 +69,7 @@ class Masked:
 
     def __getattr__(self, attr):
         if attr in self._hidden:
-            return MASK
+            return str(MASK)  # read while the page renders, in the printout's language
         return getattr(self._obj, attr)
 
 
@@ -174,7 +176,7 @@ def render_summary(person, user, *, variant: str, purpose: str) -> tuple[bytes, 
 def application_html(application, person, user, *, printed_at=None) -> str:
     with force_locale("zh_CN"):
         return render_template("pdf/residence_application.html", application=application, person=person,
-                               purpose="落户申请",
+                               purpose=_("Residence registration application"),
                                printer=user.display_name or user.username, today=dt.date.today(),
                                printed_at=(printed_at or local_now()).strftime("%Y-%m-%d %H:%M"))
 

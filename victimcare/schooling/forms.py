@@ -19,9 +19,10 @@ GRADE_LABELS = {"p1": _l("Primary 1"), "p2": _l("Primary 2"), "p3": _l("Primary 
                 "v3": _l("Vocational secondary 3"), "special": _l("Special education")}
 STEP_LABELS = {"not_needed": _l("Not needed"), "pending": _l("Pending"), "done": _l("Done")}
 AGE_MESSAGES = {
-    "too_young": _l("On this date the child is younger than 6: not yet of school age."),
-    "too_old": _l("On this date the person is 18 or older: the school ledger is for children of school "
-                  "age (6 to 17)."),
+    # The ages come from rules.FIRST_AGE and LAST_AGE (formatted in validate_enrolment_date).
+    "too_young": _l("On this date the child is younger than %(first)d: not yet of school age."),
+    "too_old": _l("On this date the person is %(adult)d or older: the school ledger is for children of school "
+                  "age (%(first)d to %(last)d)."),
     "age_unknown": _l("The person's age is not recorded: the identity section needs a date of birth or an "
                       "estimated age first."),
 }
@@ -41,12 +42,17 @@ class SchoolForm(FlaskForm):
                         validators=[DataRequired(_l("Choose the grade."))])
     enrolment_date = DateField(_l("Enrolment date"),
                                validators=[InputRequired(_l("Give the enrolment date.")), not_in_future],
-                               description=_l("YYYY-MM-DD. The child must be of school age (6 to 17) on this date."))
-    transfer_state = SelectField(_l("Transfer procedures (转学手续)"), choices=options(STEP_LABELS))
+                               description=_l(
+                                   "The school ledger is for children of school age on this date, %(first)d to "
+                                   "%(last)d: compulsory education starts at %(first)d (Compulsory Education Law, "
+                                   "art. 11), and the plans ask that rescued children of school age go back to "
+                                   "school (State Council 2008–2012 plan 四(四)2(2); Jiangsu 2021–2030 二(三)2(1)).",
+                                   first=rules.FIRST_AGE, last=rules.LAST_AGE))
+    transfer_state = SelectField(_l("Transfer procedures"), choices=options(STEP_LABELS))
     transfer_date = DateField(_l("Transfer completed on"), validators=[Optional(), not_in_future])
-    record_state = SelectField(_l("Student-record continuation (学籍接续)"), choices=options(STEP_LABELS))
+    record_state = SelectField(_l("Student-record continuation"), choices=options(STEP_LABELS))
     record_date = DateField(_l("Student record continued on"), validators=[Optional(), not_in_future])
-    mentoring = TextAreaField(_l("Mentoring (结对帮扶)"), validators=[Optional(), Length(max=2000)],
+    mentoring = TextAreaField(_l("Mentoring"), validators=[Optional(), Length(max=2000)],
                               description=_l("Who is paired with the child and how."))
     counselling_notes = TextAreaField(_l("School counselling notes"), validators=[Optional(), Length(max=4000)])
 
@@ -59,7 +65,8 @@ class SchoolForm(FlaskForm):
             return
         problem = rules.school_age_problem(self.person, field.data)
         if problem:
-            raise ValidationError(AGE_MESSAGES[problem])
+            raise ValidationError(AGE_MESSAGES[problem] % {"first": rules.FIRST_AGE, "last": rules.LAST_AGE,
+                                                           "adult": rules.LAST_AGE + 1})
 
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)
