@@ -44,6 +44,7 @@ NAMED = {
     "referral_work_list": lambda role, user: role in PARTNER_ROLES or role in ("caseworker", "manager"),
     "civil_affairs": lambda role, user: role in ("caseworker", "manager"),
     "registering_police": lambda role, user: _is_station(role, user),
+    "duplicate_review": lambda role, user: role == "manager",
 }
 
 

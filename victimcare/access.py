@@ -236,6 +236,14 @@ def may_read_medical_ledger(user) -> bool:
 # Who manages the list of trusted partner installations (handover bundles).
 TRANSFER_PARTNER_ROLES = ("admin", "manager")
 
+# Who reviews possible duplicates among the files they reach (people/duplicate_views.py): managers,
+# over their organisation subtree; the answers change no file.
+DUPLICATE_REVIEW_ROLES = ("manager",)
+
+
+def may_review_duplicates(user) -> bool:
+    return _active(user) and user.role in DUPLICATE_REVIEW_ROLES and SCOPE.get(user.role) == "subtree"
+
 
 # --- Route rules -------------------------------------------------------------------------------
 # Every view declares who may reach it with one of the decorators below; web.py enforces the
@@ -308,6 +316,7 @@ NAMED_RULES: dict[str, NamedRule] = {
     "civil_affairs": NamedRule(lambda user: SCOPE.get(user.role) == "subtree", "residence"),
     # The registration is recorded by the police station the application was submitted to.
     "registering_police": NamedRule(lambda user: is_police_station(user), "residence"),
+    "duplicate_review": NamedRule(may_review_duplicates, "identity"),
 }
 
 

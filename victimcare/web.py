@@ -51,6 +51,7 @@ def init_app(app):
     from .followups.views import followups_bp
     from .legal.views import legal_bp
     from .medical.views import medical_bp
+    from .people.duplicate_views import duplicates_bp
     from .people.views import people_bp
     from .placements.views import placements_bp
     from .portability.views import portability_bp
@@ -63,7 +64,7 @@ def init_app(app):
 
     for bp in (main_bp, auth_bp, admin_bp, audit_bp, people_bp, referrals_bp, placements_bp, medical_bp,
                legal_bp, schooling_bp, employment_bp, followups_bp, disclosures_bp, reports_bp, stats_bp,
-               ledgers_bp, portability_bp, attachments_bp, regions_bp):
+               ledgers_bp, portability_bp, attachments_bp, regions_bp, duplicates_bp):
         app.register_blueprint(bp)
 
     access.public(app.view_functions["static"])

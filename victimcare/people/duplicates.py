@@ -9,16 +9,20 @@ more rule, and the page, the audit row and the confirmation pick it up unchanged
 """
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, union_all
 
-from .. import access, audit
+from .. import access, audit, names
 from ..crypto import blind_index, normalise_compact
 from ..extensions import db
+from ..names.models import NameSoundKey
+from . import duplicate_pairs as pairs
 from .models import Person, PersonAlias
 from .service import split_aliases
 
@@ -33,22 +37,42 @@ class Probe:
     name: str | None
     aliases: tuple[str, ...]
     date_of_birth: str | None
+    # Plaintext on purpose (as stored): the birth year, and the place of origin at county level only.
+    birth_year: int | None = None
+    origin_county: str | None = None
     # The form's data, for a rule that needs other indexes of it (e.g. sound keys of the name).
     data: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def of(cls, data: dict) -> "Probe":
+    def of(cls, data: dict, today: dt.date | None = None) -> "Probe":
         dob = data.get("date_of_birth")
-        names = [blind_index("name", n) for n in split_aliases(data.get("aliases"))]
+        alias_indexes = [blind_index("name", n) for n in split_aliases(data.get("aliases"))]
         return cls(id_number=blind_index("id_number", data.get("id_number"), normalise_compact),
                    name=blind_index("name", data.get("name")),
-                   aliases=tuple(sorted(set(n for n in names if n))),
+                   aliases=tuple(sorted(set(n for n in alias_indexes if n))),
                    date_of_birth=blind_index("date_of_birth", dob.isoformat() if dob else None),
+                   birth_year=_birth_year(data, today or dt.date.today()),
+                   origin_county=data.get("origin_code") if pairs.is_county_code(data.get("origin_code")) else None,
                    data=data)
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(sorted({self.name, *self.aliases} - {None}))
+
+    @cached_property
+    def same_sound(self):
+        """A select of the people whose name or an alias sounds like the name or an alias given now
+        (whole-name sound keys, names.same_sound_ids); None without a name."""
+        return names.same_sound_ids([self.data.get("name"), *split_aliases(self.data.get("aliases"))])
+
+
+def _birth_year(data: dict, today: dt.date) -> int | None:
+    """The birth year registering would store (people.service._apply_birth): the date's, or the
+    estimated age's."""
+    if data.get("date_of_birth") is not None:
+        return data["date_of_birth"].year
+    age = data.get("estimated_age")
+    return today.year - age if isinstance(age, int) else None
 
 
 @dataclass(frozen=True)
@@ -56,6 +80,10 @@ class MatchRule:
     reason: str                                # stable key: audit rows and the confirmation hold it
     label: object                              # what the page says (lazily translated)
     hits: Callable[[Probe], object | None]     # a select() of matching person ids; None: nothing to match
+    # The same rule between stored files: selects of (a, b) person id pairs (duplicate_pairs.py).
+    pairs: Callable[[object], list] | None = None
+    # Stronger reasons that entail this one: the same name sounds the same, so only the stronger shows.
+    implied_by: tuple[str, ...] = ()
 
 
 def _same_id_number(probe: Probe):
@@ -84,13 +112,43 @@ def _same_alias_and_birth_date(probe: Probe):
                                                        Person.date_of_birth_bidx == probe.date_of_birth))
 
 
+def _same_sound_and_birth_date(probe: Probe):
+    """A name or alias given now sounds like a stored name or alias (any reading of the whole name:
+    章莉 and 张丽), and the date of birth is the same."""
+    if probe.same_sound is None or not probe.date_of_birth:
+        return None
+    return (probe.same_sound.join(Person, Person.id == NameSoundKey.person_id)
+            .where(Person.date_of_birth_bidx == probe.date_of_birth))
+
+
+def _same_sound_birth_year_and_county(probe: Probe):
+    """Same sound, same birth year (a date or an estimated age) and the same county of origin: people
+    who do not know their date of birth. A province or city alone is too wide to say anything."""
+    if probe.same_sound is None or probe.birth_year is None or probe.origin_county is None:
+        return None
+    return (probe.same_sound.join(Person, Person.id == NameSoundKey.person_id)
+            .where(Person.birth_year == probe.birth_year, Person.origin_code == probe.origin_county))
+
+
 # Strongest reason first: candidates are listed in this order.
 RULES: list[MatchRule] = [
-    MatchRule("id_number", _l("Same ID number"), _same_id_number),
-    MatchRule("name_birth_date", _l("Same name and date of birth"), _same_name_and_birth_date),
-    MatchRule("alias_birth_date", _l("Same alias and date of birth"), _same_alias_and_birth_date),
+    MatchRule("id_number", _l("Same ID number"), _same_id_number, pairs.same_id_number),
+    MatchRule("name_birth_date", _l("Same name and date of birth"), _same_name_and_birth_date,
+              pairs.same_name_and_birth_date),
+    MatchRule("alias_birth_date", _l("Same alias and date of birth"), _same_alias_and_birth_date,
+              pairs.same_alias_and_birth_date),
+    MatchRule("sound_birth_date", _l("Name sounds the same, same date of birth"), _same_sound_and_birth_date,
+              pairs.same_sound_and_birth_date, implied_by=("name_birth_date", "alias_birth_date")),
+    MatchRule("sound_birth_year_county", _l("Name sounds the same, same birth year and county of origin"),
+              _same_sound_birth_year_and_county, pairs.same_sound_birth_year_and_county),
 ]
 LABELS = {rule.reason: rule.label for rule in RULES}
+
+
+def strongest(reasons) -> list[str]:
+    """The reasons found, in rule order, without those a stronger one found entails."""
+    found = set(reasons)
+    return [rule.reason for rule in RULES if rule.reason in found and not found.intersection(rule.implied_by)]
 
 
 @dataclass
@@ -118,6 +176,7 @@ def _find(user, probe: Probe, limit: int) -> list[Candidate]:
             found.setdefault(person.id, Candidate(person)).reasons.append(rule.reason)
     candidates = list(found.values())[:limit]
     for candidate in candidates:
+        candidate.reasons = strongest(candidate.reasons)
         candidate.readable = access.can(user, "read", candidate.person, "summary")
     return candidates
 
@@ -134,7 +193,8 @@ def _confirmation(user, probe: Probe, candidates: list[Candidate]) -> str:
     identifying data gives another digest, so the user is warned again. Ids and indexes only, never
     a name."""
     shown = sorted(f"{c.person.id}:{'+'.join(c.reasons)}" for c in candidates)
-    checked = [probe.id_number or "", probe.name or "", ",".join(probe.aliases), probe.date_of_birth or ""]
+    checked = [probe.id_number or "", probe.name or "", ",".join(probe.aliases), probe.date_of_birth or "",
+               str(probe.birth_year or ""), probe.origin_county or ""]
     return blind_index("duplicate_confirmation", "\x1f".join([str(user.id), *checked, *shown]),
                        normalise=lambda value: value)
 

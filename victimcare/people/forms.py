@@ -14,7 +14,7 @@ from ..choices import MarkRequired, options
 from ..employment.rules import MINIMUM_AGE
 from ..placements.rules import ADULT_AGE, RESIDENCE_MONTHS
 from ..schooling.rules import FIRST_AGE, LAST_AGE
-from ..regions.forms import OriginPicker
+from ..regions.forms import CHOOSE_FIELD, LEVELS, OriginPicker
 from .rules import AGE_BANDS, id_birth_date, id_number_problem, normalise_id_number
 
 SEX_LABELS = {"female": _l("Female"), "male": _l("Male"), "unknown": _l("Unknown")}
@@ -157,12 +157,16 @@ class DnaForm(FlaskForm):
             raise ValidationError(_l("A submission date needs a sample: tick 'DNA sample taken'."))
 
 
-class CaseloadFilterForm(FlaskForm):
-    """GET filters of the caseload list (no CSRF: it changes nothing)."""
+class CaseloadFilterForm(OriginPicker, FlaskForm):
+    """GET filters of the caseload list (no CSRF: it changes nothing). Every filter but ``q`` is
+    plaintext metadata that identifies nobody; the place of origin narrows to a province, a city or a
+    county (people/service.origin_prefix)."""
     class Meta:
         csrf = False
 
-    q = StringField(_l("Name, alias, ID number or case number"), validators=[Optional(), Length(max=100)])
+    q = StringField(_l("Case number, ID number, name or alias (characters, pinyin or initials)"),
+                    validators=[Optional(), Length(max=100)], filters=[_blank_to_none])
+    birth_year = IntegerField(_l("Birth year"), validators=[Optional(), IntegerRange(1900, 2100)])
     status = SelectField(_l("Case status"), choices=options(CASE_STATUS_LABELS, blank=_l("Any")),
                          validators=[Optional()])
     identity_status = SelectField(_l("Identity status"),
@@ -175,3 +179,21 @@ class CaseloadFilterForm(FlaskForm):
                                   validators=[Optional()], validate_choice=False)
     rescued_from = DateField(_l("Rescued from"), validators=[Optional()])
     rescued_until = DateField(_l("Rescued until"), validators=[Optional()])
+
+    def __init__(self, formdata=None, **kwargs):
+        super().__init__(formdata, **kwargs)
+        # Without JavaScript the picker's "choose" buttons submit this GET form: a list left from an
+        # earlier choice above is dropped then, as the POST forms do, instead of being refused.
+        if formdata is not None and formdata.get(CHOOSE_FIELD) in LEVELS:
+            self.choosing_origin = True
+            self._fill_origin_choices()
+
+    def validate_birth_year(self, field):
+        if not field.errors and field.data is not None and field.data > dt.date.today().year:
+            raise ValidationError(_l("A birth year cannot be in the future."))
+
+    @property
+    def filters(self) -> dict:
+        """The filters given, for caseload_query: the place of origin as its code only."""
+        skip = {"origin_province", "origin_city", "origin_county"}
+        return {k: v for k, v in self.data.items() if v not in (None, "") and k not in skip}

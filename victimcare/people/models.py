@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..auth.models import Organisation, User, utcnow
@@ -86,8 +86,10 @@ class Person(db.Model):
         viewonly=True)
 
     __mapper_args__ = {"version_id_col": version}
-    # The caseload's order: newest first, read straight off the index.
-    __table_args__ = (Index("ix_person_created_at_id", "created_at", "id"),)
+    # The caseload's order: newest first, read straight off the index. Possible duplicates by birth
+    # year and county of origin (people/duplicate_pairs.py) pair people off the second.
+    __table_args__ = (Index("ix_person_created_at_id", "created_at", "id"),
+                      Index("ix_person_origin_birth_year", "origin_code", "birth_year"))
 
     @property
     def alias_names(self) -> list[str]:
@@ -136,3 +138,29 @@ class CaseCounter(db.Model):
     region_code: Mapped[str] = mapped_column(String(6))
     year: Mapped[int] = mapped_column(Integer)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+DUPLICATE_DECISIONS = ("different", "same")
+
+
+class DuplicateDecision(db.Model):
+    """A manager's answer about two files listed as possible duplicates (people/duplicate_pairs.py):
+    "different" (not the same person: the pair is no longer listed) or "same" (linked for a merge
+    decision). Nothing is merged or deleted: both files stay as they are. One row per pair, the smaller
+    id first, so a pair has one answer whichever way round it was asked; undoing removes the row (the
+    audit trail keeps who decided what, when, and who undid it)."""
+    __tablename__ = "duplicate_decision"
+    id: Mapped[str] = id_column()
+    person_a_id: Mapped[str] = mapped_column(ForeignKey("person.id"))
+    person_b_id: Mapped[str] = mapped_column(ForeignKey("person.id"), index=True)
+    decision: Mapped[str] = mapped_column(String(10))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    note_enc: Mapped[str | None] = enc_column()
+
+    note = Encrypted()  # free text: why (not) the same person
+    decided_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (UniqueConstraint("person_a_id", "person_b_id"),
+                      CheckConstraint("person_a_id < person_b_id", name="pair_order"),
+                      CheckConstraint("decision IN ('different', 'same')", name="decision"))

@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 
-from sqlalchemy import func, select, union_all
+from sqlalchemy import false, func, literal, select, true, union_all
 from sqlalchemy.exc import IntegrityError
 
-from .. import access, audit
+from .. import access, audit, regions
 from ..auth.models import Organisation, utcnow
 from ..crypto import blind_index, new_row_id, normalise_compact
 from ..entries import apply_changes, check_version, record_change
 from ..extensions import db
-from ..names import index_person, matching_ids
+from ..names import RANKS, index_person, ranked_matches
+from ..names.sound import query_keys
 from .models import DNA_FIELDS, CaseCounter, Person, PersonAlias
 from .rules import birth_years_for_band, format_case_number
 
@@ -119,13 +121,38 @@ def _finish_update(person: Person, section: str, changes: dict, user) -> None:
         record_change(person.id, section, changes, user)
 
 
+# How a search box entry is read (audited as such, never the text itself): a whole case number or
+# resident ID number, a name in Chinese characters, pinyin (or another name in Latin letters),
+# initials, or anything else (a police case number, a name in another script).
+QUERY_KINDS = ("case_number", "id_number", "name", "pinyin", "initials", "other")
+# A whole case number, ID number or police case number ranks before every name match (names.RANKS).
+NUMBER_RANK = 0
+# What a hit's rank says to the caseworker; the number kinds name the number.
+MATCH_KINDS = {NUMBER_RANK: "number", RANKS["exact"]: "exact", RANKS["full"]: "sound", RANKS["initials"]: "initials"}
+
+
+def _han(text: str) -> bool:
+    return any(unicodedata.name(c, "").startswith("CJK") for c in text)
+
+
+def _latin_letters(text: str) -> str:
+    """The entry without tone marks and separators, as pinyin is typed ("Zhāng Lì" -> "ZhangLi")."""
+    bare = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+    return "".join(c for c in bare if c.isalnum())
+
+
 def classify_query(q: str) -> str:
     compact = normalise_compact(q)
     if CASE_NUMBER_SHAPE.match(compact):
         return "case_number"
     if ID_NUMBER_SHAPE.match(compact):
         return "id_number"
-    return "name"
+    if _han(q):
+        return "name"
+    letters = _latin_letters(q)
+    if letters.isascii() and letters.isalpha():
+        return "initials" if query_keys(q)["initials"] else "pinyin"
+    return "other"
 
 
 def by_case_number(q: str) -> Person | None:
@@ -133,45 +160,106 @@ def by_case_number(q: str) -> Person | None:
     return db.session.scalar(select(Person).where(Person.case_number == normalise_compact(q)))
 
 
-def search_clause(q: str):
-    """An exact-match where-clause through blind indexes (encrypted columns cannot be compared)."""
-    kind = classify_query(q)
+def _number_match(column, value: str | None):
+    """People whose ``column`` is ``value``; nobody for no value (never ``IS NULL``: everyone)."""
+    clause = column == value if value is not None else false()
+    return select(Person.id.label("person_id"), literal(NUMBER_RANK).label("rank")).where(clause)
+
+
+def search_matches(q: str, kind: str | None = None):
+    """A subquery (person_id, rank) of everyone the entry finds, each once, lower rank first: a whole
+    case number or ID number (NUMBER_RANK), else names and aliases (names.RANKS: exact, same sound,
+    initials) and a police case number. Only blind indexes are compared (encrypted columns cannot be).
+    The caller joins it to the people the user may reach."""
+    kind = kind or classify_query(q)
     if kind == "case_number":
-        return kind, Person.case_number == normalise_compact(q)
+        return _number_match(Person.case_number, normalise_compact(q)).subquery()
     if kind == "id_number":
-        return kind, Person.id_number_bidx == blind_index("id_number", q, normalise_compact)
+        return _number_match(Person.id_number_bidx, blind_index("id_number", q, normalise_compact)).subquery()
+    names = ranked_matches(q)
     # One indexed lookup per branch, joined by UNION: an OR across them makes both SQLite and
-    # PostgreSQL scan every person (bench/bench_identity.py). Names: exact, same sound or initials
-    # (names.ranked_matches gives the rank for ordering).
-    hits = union_all(
-        *matching_ids(q),
-        select(Person.id).where(Person.police_case_number_bidx
-                                == blind_index("police_case_number", q, normalise_compact)))
-    return kind, Person.id.in_(hits)
+    # PostgreSQL scan every person (bench/bench_identity.py).
+    hits = union_all(select(names.c.person_id, names.c.rank), _number_match(
+        Person.police_case_number_bidx, blind_index("police_case_number", q, normalise_compact))).subquery()
+    return select(hits.c.person_id, func.min(hits.c.rank).label("rank")).group_by(hits.c.person_id).subquery()
 
 
-def caseload_query(user, filters: dict, today: dt.date | None = None):
-    query = access.scoped_people(user)
-    if filters.get("status"):
-        query = query.where(Person.status == filters["status"])
-    if filters.get("identity_status"):
-        query = query.where(Person.identity_status == filters["identity_status"])
-    if filters.get("sex"):
-        query = query.where(Person.sex == filters["sex"])
+def search_clause(q: str):
+    """(kind, a where-clause on Person) for the same people as search_matches, unranked."""
+    kind = classify_query(q)
+    return kind, Person.id.in_(select(search_matches(q, kind).c.person_id))
+
+
+def _identity_readable(user):
+    """Where the user may read identity: a name or ID number finds only those people, else a hit
+    would confirm a name the user may not see (a partner's pending referral shows the summary only).
+    The subtree roles read identity on everyone they reach."""
+    if access.SCOPE.get(user.role) != "referral":
+        return true()
+    from ..referrals.models import Referral
+    return Person.id.in_(select(Referral.person_id).where(Referral.organisation_id == user.organisation_id,
+                                                          Referral.status == "active"))
+
+
+def origin_prefix(code: str) -> str:
+    """The code prefix shared by every place in a division: a province's two digits, a city's four,
+    a county itself (the districts of the four municipalities sit directly under the province)."""
+    division = regions.get(code)
+    if division is None or division.is_county_level:
+        return code
+    return code[:2] if division.is_province else code[:4]
+
+
+def _filtered(query, filters: dict, today: dt.date):
+    """The filters that identify nobody: plaintext metadata only."""
+    for key, column in (("status", Person.status), ("identity_status", Person.identity_status),
+                        ("sex", Person.sex), ("organisation_id", Person.organisation_id),
+                        ("birth_year", Person.birth_year)):
+        if filters.get(key) not in (None, ""):
+            query = query.where(column == filters[key])
     if filters.get("age_band"):
-        years = birth_years_for_band(filters["age_band"], today or dt.date.today())
+        years = birth_years_for_band(filters["age_band"], today)
         if years:
             query = query.where(Person.birth_year.between(*years))
-    if filters.get("organisation_id"):
-        query = query.where(Person.organisation_id == filters["organisation_id"])
+    if filters.get("origin_code"):
+        query = query.where(Person.origin_code.startswith(origin_prefix(filters["origin_code"]), autoescape=True))
     if filters.get("rescued_from"):
         query = query.where(Person.rescue_date >= filters["rescued_from"])
     if filters.get("rescued_until"):
         query = query.where(Person.rescue_date <= filters["rescued_until"])
-    if filters.get("q"):
-        _kind, clause = search_clause(filters["q"])
-        query = query.where(clause)
     return query
+
+
+def _caseload(user, filters: dict, today: dt.date | None):
+    """(select of Person, the hits' rank column or None without a search entry)."""
+    query = _filtered(access.scoped_people(user), filters, today or dt.date.today())
+    q = filters.get("q")
+    if not q:
+        return query, None
+    kind = classify_query(q)
+    if kind != "case_number":
+        query = query.where(_identity_readable(user))
+    hits = search_matches(q, kind)
+    return query.join(hits, hits.c.person_id == Person.id), hits.c.rank
+
+
+def caseload_query(user, filters: dict, today: dt.date | None = None):
+    """A select of the people the caseload lists for these filters (the batch print uses it too)."""
+    return _caseload(user, filters, today)[0]
+
+
+def caseload_page(user, filters: dict, page: int, size: int, today: dt.date | None = None):
+    """One page of the caseload as (person, rank) pairs (rank None without a search entry): the
+    best matches first, newest first within a rank; and the total. One query for the page."""
+    query, rank = _caseload(user, filters, today)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    newest = (Person.created_at.desc(), Person.id.desc())
+    if rank is None:
+        people = db.session.scalars(query.order_by(*newest).offset((page - 1) * size).limit(size)).unique()
+        return [(person, None) for person in people], total
+    rows = db.session.execute(query.add_columns(rank).order_by(rank, *newest)
+                              .offset((page - 1) * size).limit(size)).unique().all()
+    return [(person, found) for person, found in rows], total
 
 
 def page_of(query, page: int, size: int):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import NamedTuple
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -57,27 +58,38 @@ def _case_organisations():
 def caseload():
     access.require(current_user, "read", None, "identity")
     form = CaseloadFilterForm(request.args)
-    orgs = access.scoped_organisations(current_user)
-    form.organisation_id.choices = options(((o.id, o.name) for o in orgs), blank=_("Any"))
+    # People belong to case-holding organisations only: a hospital in the list would always list no one.
+    form.organisation_id.choices = options(((o.id, o.name) for o in _case_organisations()), blank=_("Any"))
     page = page_arg()
-    people, total = [], 0
-    if form.validate():
-        filters = {k: v for k, v in form.data.items() if v not in (None, "")}
-        people, total = service.page_of(service.caseload_query(current_user, filters), page,
-                                        current_app.config["PAGE_SIZE"])
-        _audit_listing(filters, total)
-        db.session.commit()
     size = current_app.config["PAGE_SIZE"]
-    return render_template("people/caseload.html", form=form, people=people, total=total, page=page,
-                           pages=max(1, -(-total // size)))
+    hits, total, kind = [], 0, None
+    if form.validate():
+        filters = form.filters
+        kind = service.classify_query(filters["q"]) if filters.get("q") else None
+        found, total = service.caseload_page(current_user, filters, page, size)
+        # The name is shown only where the user may read identity (asked per person on the page).
+        hits = [Hit(person, service.MATCH_KINDS.get(rank), access.can(current_user, "read", person, "identity"))
+                for person, rank in found]
+        _audit_listing(filters, total, kind)
+        db.session.commit()
+    return render_template("people/caseload.html", form=form, hits=hits, total=total, page=page,
+                           pages=max(1, -(-total // size)), query_kind=kind)
 
 
-def _audit_listing(filters: dict, total: int) -> None:
+class Hit(NamedTuple):
+    """A caseload row: the person, how the search entry found her (None without one), and whether the
+    user may see her name."""
+    person: Person
+    match: str | None
+    shows_name: bool
+
+
+def _audit_listing(filters: dict, total: int, kind: str | None) -> None:
     """Searches are audited by kind and result count, never the search text."""
     details = {k: str(v) for k, v in filters.items() if k != "q"}
     details["results"] = total
-    if filters.get("q"):
-        details["query_kind"] = service.classify_query(filters["q"])
+    if kind:
+        details["query_kind"] = kind
         audit.record("search", object_type="person", section="identity", details=details)
     else:
         audit.record("list", object_type="person", section="identity", details=details)
