@@ -13,11 +13,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import re
-import shutil
 import statistics
 import sys
-import tempfile
 from decimal import Decimal
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -26,8 +23,8 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from bench_identity import make_app, populate, timed  # noqa: E402
-from victimcare.crypto import Keyring  # noqa: E402
+from bench_identity import populate, timed  # noqa: E402
+from harness import bench_database, migrated_app, sign_in  # noqa: E402
 from victimcare.extensions import db  # noqa: E402
 
 
@@ -66,29 +63,14 @@ def add_visits(person_id: str, wanted: int) -> int:
     return entries_of(person_id)
 
 
-def login(app, username: str, password: str):
-    client = app.test_client()
-    page = client.get("/login")
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
-    assert client.post("/login", data={"csrf_token": token, "username": username,
-                                       "password": password}).status_code == 302
-    return client
-
-
 def run(n: int, wanted: int, url: str, folder: str, repeats: int) -> None:
     import random
 
-    from flask_migrate import upgrade
     from victimcare.auth.models import Organisation
     from victimcare.demo import load_demo
 
     instance = os.path.join(folder, "instance")
-    Keyring.generate(os.path.join(instance, "keys.json")).save()
-    app = make_app(url, instance)
-    with app.app_context():
-        upgrade()
-        db.engine.dispose()
-    app = make_app(url, instance)
+    app = migrated_app(url, folder)
     with app.app_context():
         load_demo(echo=lambda *a: None)
         shelters = db.session.scalars(select(Organisation).where(Organisation.kind == "shelter")).all()
@@ -106,7 +88,7 @@ def run(n: int, wanted: int, url: str, folder: str, repeats: int) -> None:
                      if line and not line.startswith("#"))
     print(f"\n{'GET /people/<id> as':<22}{'median ms':>10}{'p95 ms':>9}{'max ms':>9}{'cards':>7}")
     for role in ("manager", "caseworker"):
-        client = login(app, role, passwords[role])
+        client = sign_in(app, role, passwords[role])
 
         def page(client=client):
             reply = client.get(f"/people/{person_id}")
@@ -127,21 +109,8 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--repeats", type=int, default=50)
     args = parser.parse_args()
-    folder = tempfile.mkdtemp(prefix="victimcare-bench-")
-    server = None
-    try:
-        if args.db == "postgresql":
-            from tests.pg import ThrowawayPostgres
-            server = ThrowawayPostgres()
-            server.start()
-            url = server.url
-        else:
-            url = "sqlite:///" + os.path.join(folder, "bench.db")
+    with bench_database(args.db) as (url, folder):
         run(args.people, args.entries, url, folder, args.repeats)
-    finally:
-        if server:
-            server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

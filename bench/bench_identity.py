@@ -14,10 +14,8 @@ import datetime as dt
 import os
 import random
 import re
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -25,22 +23,14 @@ sys.path.insert(0, ROOT)
 
 from sqlalchemy import select, text  # noqa: E402
 
-from victimcare import create_app  # noqa: E402
-from victimcare.crypto import Keyring, new_row_id  # noqa: E402
+from harness import bench_database, make_app, migrated_app  # noqa: E402,F401 (others import make_app here)
+from victimcare.crypto import new_row_id  # noqa: E402
 from victimcare.extensions import db  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华建国文红玉梅兵飞鹏辉玲婷雪琳晨浩宇轩子涵欣怡佳"
 SHELTERS = (("甲救助站", "320102"), ("乙救助站", "320104"), ("丙救助站", "320105"))
-
-
-def make_app(url: str, instance: str):
-    os.environ["VICTIMCARE_INSTANCE_PATH"] = instance
-    return create_app({"SQLALCHEMY_DATABASE_URI": url, "KEYRING_FILE": os.path.join(instance, "keys.json"),
-                       "SECRET_KEY": "bench", "SESSION_COOKIE_SECURE": False,
-                       "LOGIN_RATE_LIMIT": "1000 per minute", "ARGON2_TIME_COST": 1,
-                       "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1})
 
 
 def id_number(region: str, born: dt.date, rng: random.Random) -> str:
@@ -117,18 +107,11 @@ def explain(query) -> None:
 
 
 def run(n: int, url: str, folder: str, repeats: int, show_plans: bool) -> None:
-    from flask_migrate import upgrade
     from victimcare.auth.models import User
     from victimcare.auth.service import create_organisation, create_user
     from victimcare.people import service
 
-    instance = os.path.join(folder, "instance")
-    Keyring.generate(os.path.join(instance, "keys.json")).save()
-    app = make_app(url, instance)
-    with app.app_context():
-        upgrade()
-        db.engine.dispose()
-    app = make_app(url, instance)  # fresh start against the migrated schema, as in production
+    app = migrated_app(url, folder)  # migrated, then a fresh start against that schema, as in production
     rng = random.Random(20260101)
     with app.app_context():
         bureau = create_organisation("测试市民政局", "bureau", "320100", None)
@@ -192,21 +175,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--explain", action="store_true", help="print query plans of the service queries")
     args = parser.parse_args()
-    folder = tempfile.mkdtemp(prefix="victimcare-bench-")
-    server = None
-    try:
-        if args.db == "postgresql":
-            from tests.pg import ThrowawayPostgres
-            server = ThrowawayPostgres()
-            server.start()
-            url = server.url
-        else:
-            url = "sqlite:///" + os.path.join(folder, "bench.db")
+    with bench_database(args.db) as (url, folder):
         run(args.people, url, folder, args.repeats, args.explain)
-    finally:
-        if server is not None:
-            server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

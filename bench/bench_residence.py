@@ -15,10 +15,8 @@ import datetime as dt
 import os
 import random
 import re
-import shutil
 import statistics
 import sys
-import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -26,8 +24,9 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from bench_identity import PASSWORD, SHELTERS, make_app, populate, timed  # noqa: E402
-from victimcare.crypto import Keyring, new_row_id  # noqa: E402
+from bench_identity import PASSWORD, SHELTERS, populate, timed  # noqa: E402
+from harness import bench_database, migrated_app  # noqa: E402
+from victimcare.crypto import new_row_id  # noqa: E402
 from victimcare.extensions import db  # noqa: E402
 
 
@@ -73,18 +72,11 @@ def add_stays(rng: random.Random, today: dt.date, batch: int = 5000) -> int:
 
 
 def run(n: int, url: str, folder: str, repeats: int) -> None:
-    from flask_migrate import upgrade
     from victimcare.auth.models import User
     from victimcare.auth.service import create_organisation, create_user
     from victimcare.placements import residence
 
-    instance = os.path.join(folder, "instance")
-    Keyring.generate(os.path.join(instance, "keys.json")).save()
-    app = make_app(url, instance)
-    with app.app_context():
-        upgrade(revision="heads")
-        db.engine.dispose()
-    app = make_app(url, instance)
+    app = migrated_app(url, folder)
     rng = random.Random(20261125)
     with app.app_context():
         bureau = create_organisation("测试市民政局", "bureau", "320100", None)
@@ -139,21 +131,8 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
-    folder = tempfile.mkdtemp(prefix="victimcare-bench-")
-    server = None
-    try:
-        if args.db == "postgresql":
-            from tests.pg import ThrowawayPostgres
-            server = ThrowawayPostgres()
-            server.start()
-            url = server.url
-        else:
-            url = "sqlite:///" + os.path.join(folder, "bench.db")
+    with bench_database(args.db) as (url, folder):
         run(args.people, url, folder, args.repeats)
-    finally:
-        if server is not None:
-            server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

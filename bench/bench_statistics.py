@@ -13,11 +13,8 @@ import argparse
 import datetime as dt
 import os
 import random
-import re
-import shutil
 import statistics
 import sys
-import tempfile
 from decimal import Decimal
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -26,9 +23,10 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 
 from sqlalchemy import select, update  # noqa: E402
 
-from bench_identity import PASSWORD, SHELTERS, make_app, populate, timed  # noqa: E402
+from bench_identity import PASSWORD, SHELTERS, populate, timed  # noqa: E402
+from harness import bench_database, migrated_app, sign_in  # noqa: E402
 from bench_residence import add_stays  # noqa: E402
-from victimcare.crypto import Keyring, new_row_id  # noqa: E402
+from victimcare.crypto import new_row_id  # noqa: E402
 from victimcare.extensions import db  # noqa: E402
 
 ORIGINS = ("510104", "440300", "320102", "530102", "450103", "420106", "110101", None)
@@ -86,18 +84,11 @@ def add_services(rng: random.Random, today: dt.date, offices: dict, batch: int =
 
 
 def run(n: int, url: str, folder: str, repeats: int) -> None:
-    from flask_migrate import upgrade
     from victimcare.auth.models import User
     from victimcare.auth.service import create_organisation, create_user
     from victimcare.reports import statistics as st
 
-    instance = os.path.join(folder, "instance")
-    Keyring.generate(os.path.join(instance, "keys.json")).save()
-    app = make_app(url, instance)
-    with app.app_context():
-        upgrade(revision="heads")
-        db.engine.dispose()
-    app = make_app(url, instance)
+    app = migrated_app(url, folder)
     rng = random.Random(20261125)
     today = dt.date.today()
     with app.app_context():
@@ -116,11 +107,7 @@ def run(n: int, url: str, folder: str, repeats: int) -> None:
         print(f"{db.engine.dialect.name}: {n:,} people, {stays:,} stays, "
               + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
 
-    client = app.test_client()
-    page = client.get("/login")
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
-    assert client.post("/login", data={"csrf_token": token, "username": "bench",
-                                       "password": PASSWORD}).status_code == 302
+    client = sign_in(app, "bench", PASSWORD)
 
     results = []
     for dimension in st.DIMENSIONS:
@@ -157,21 +144,8 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
-    folder = tempfile.mkdtemp(prefix="victimcare-bench-")
-    server = None
-    try:
-        if args.db == "postgresql":
-            from tests.pg import ThrowawayPostgres
-            server = ThrowawayPostgres()
-            server.start()
-            url = server.url
-        else:
-            url = "sqlite:///" + os.path.join(folder, "bench.db")
+    with bench_database(args.db) as (url, folder):
         run(args.people, url, folder, args.repeats)
-    finally:
-        if server is not None:
-            server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

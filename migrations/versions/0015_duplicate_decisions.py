@@ -38,10 +38,14 @@ def upgrade():
     # Pairs by birth year and county of origin are found off this index (people/duplicate_pairs.py).
     with op.batch_alter_table('person', schema=None) as batch_op:
         batch_op.create_index('ix_person_origin_birth_year', ['origin_code', 'birth_year'], unique=False)
+        # Name searches with many hits (initials) check scope and order off this one (bench_names.py).
+        batch_op.create_index('ix_person_id_organisation_created', ['id', 'organisation_id', 'created_at'],
+                              unique=False)
 
 
 def downgrade():
     with op.batch_alter_table('person', schema=None) as batch_op:
+        batch_op.drop_index('ix_person_id_organisation_created')
         batch_op.drop_index('ix_person_origin_birth_year')
     with op.batch_alter_table('duplicate_decision', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_duplicate_decision_person_b_id'))

@@ -177,6 +177,10 @@ def search_matches(q: str, kind: str | None = None):
     if kind == "id_number":
         return _number_match(Person.id_number_bidx, blind_index("id_number", q, normalise_compact)).subquery()
     names = ranked_matches(q)
+    if not any(c.isdigit() for c in q):
+        # A name: no police case number lacks digits. Asking anyway lets SQLite, with statistics
+        # of a database without police case numbers, scan every person (bench/bench_names.py).
+        return names
     # One indexed lookup per branch, joined by UNION: an OR across them makes both SQLite and
     # PostgreSQL scan every person (bench/bench_identity.py).
     hits = union_all(select(names.c.person_id, names.c.rank), _number_match(
