@@ -202,6 +202,16 @@ def test_copied_cookie_stops_working_after_logout(app, client, orgs, logged_in):
     assert [r.user_id for r in audit_rows("logout")] == [user.id]
 
 
+def test_logout_keeps_the_chosen_language_and_nothing_else(app, client, orgs, logged_in):
+    logged_in("caseworker", orgs["shelter_a"])
+    client.get("/language/en")
+    thief = copy_session_to_fresh_client(app, client)
+    post_form(client, "/logout", {}, page_url="/")
+    page = client.get("/login")
+    assert 'lang="en"' in page.text and "Log in" in page.text
+    assert goes_to_login(client.get("/")) and goes_to_login(thief.get("/"))
+
+
 def test_logout_ends_every_session_of_the_user(app, client, orgs, logged_in, make_user):
     user = logged_in("caseworker", orgs["shelter_a"])
     laptop = app.test_client()

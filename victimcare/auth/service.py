@@ -200,7 +200,7 @@ def end_session(user: User | None) -> None:
         audit.record("logout", user=user)
     db.session.commit()
     logout_user()
-    session.clear()
+    _fresh_cookie()  # the log-in page comes back in the language the user chose
 
 
 def revoke_all_sessions(user: User) -> None:
