@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from victimcare.audit import AuditEvent
 from victimcare.extensions import db
 from victimcare.people.models import DuplicateDecision, Person
+from victimcare.web import format_datetime
 
 from .conftest import csrf_from, login
 from .test_duplicates import PANEL, form_data, post, shown_cases, warned
@@ -228,7 +229,10 @@ def test_linking_lists_the_pair_with_who_and_when_and_undo_lists_it_again(client
     assert _answer(client, world, "id_a", "id_b", "same").status_code == 302
     linked = html.unescape(client.get(PAGE + "?show=same").text)
     assert set(listed(linked)) == expected(world, IN_SCOPE[1:2])
-    assert manager.username in linked and dt.date.today().isoformat() in linked
+    decided = db.session.scalar(select(DuplicateDecision.decided_at))
+    with client.application.test_request_context():
+        shown = format_datetime(decided)  # in the office's time zone: after 16:00 UTC, tomorrow in Beijing
+    assert manager.username in linked and shown in linked
     assert "Same ID number" in linked
     assert expected(world, IN_SCOPE[1:2]).isdisjoint(listed(client.get(PAGE).text))
     # Both files are still whole and separate.

@@ -212,6 +212,33 @@ def test_name_hidden_where_identity_is_not_readable(client, world, orgs, make_us
     assert ROW.findall(page) == [(world["zhang_li"].case_number, "—", "number")] and "张丽" not in page
 
 
+def test_identity_filters_reach_only_people_whose_identity_may_be_read(client, world, orgs, make_user):
+    """A pending referral shows the police the summary only: filtering on origin, birth year, identity
+    status or rescue date must not tell them what the summary hides, one request per guess."""
+    caseworker = make_user("caseworker", orgs["shelter_a"])
+    officer = make_user("police", orgs["police"])
+    pending = world["zhang_li"]
+    referrals.refer(pending, orgs["police"], "请采集DNA", caseworker)
+    db.session.commit()
+    login(client, officer)
+    assert keys(results(client, world)) == ["zhang_li"]  # listed, as the summary allows
+    guesses = [{"origin_code": pending.origin_code}, {"origin_province": pending.origin_code[:2] + "0000"},
+               {"birth_year": str(pending.birth_year)}, {"identity_status": pending.identity_status},
+               {"rescued_from": "2000-01-01"}]
+    for guess in guesses:
+        assert results(client, world, **guess) == [], guess
+    page = client.get("/people/").text
+    [row] = re.findall(r"<tr>\s*<td><a[^>]*>" + re.escape(pending.case_number) + r".*?</tr>", page, re.S)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    assert cells[1] == "—" and cells[4:6] == ["—", "—"], cells  # name, identity status, rescue date
+
+
+def test_a_huge_organisation_id_is_a_message_not_an_error(client, world, caseworker):
+    response = client.get("/people/", query_string={"organisation_id": "9" * 30})
+    assert response.status_code == 200
+    assert re.search(r'id="organisation_id-error"[^>]*role="alert"', response.text)
+
+
 # -- filters ---------------------------------------------------------------------------------------------
 def test_each_filter_alone_narrows_the_caseload(client, world, caseworker):
     shelter_b = world["zhang_li_b"].organisation_id

@@ -353,8 +353,9 @@ def test_the_lists_may_be_cached_by_the_browser_only(client, orgs, logged_in):
     assert "private" in cache and "max-age=86400" in cache and "no-store" not in cache
     again = client.get("/regions/children?parent=420000", headers={"If-None-Match": response.headers["ETag"]})
     assert again.status_code == 304
-    # Every other page stays out of caches.
+    # Every other page stays out of caches, and so does the endpoint's error page (it names the user).
     assert client.get("/people/").headers["Cache-Control"] == "no-store"
+    assert client.get("/regions/children?parent=999999").headers["Cache-Control"] == "no-store"
 
 
 def test_choosing_on_the_edit_page_saves_nothing(client, orgs, caseworker, make_person):

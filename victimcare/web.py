@@ -128,7 +128,7 @@ def main_nav() -> Markup:
     user = current_user._get_current_object()
     cache = current_app.extensions.setdefault("victimcare_main_nav", {})
     key = (str(get_locale()), request.script_root, user.role, user.organisation.kind,
-           user.organisation.holds_cases)
+           user.organisation.holds_cases, user.organisation.active)
     html = cache.get(key)
     if html is None:
         html = cache[key] = Markup(render_template("_nav.html"))
@@ -195,8 +195,8 @@ def _security_headers(response):
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Cross-Origin-Resource-Policy"] = "same-origin"
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
-    if request.endpoint not in CACHEABLE_ENDPOINTS:
-        headers["Cache-Control"] = "no-store"
+    if request.endpoint not in CACHEABLE_ENDPOINTS or response.status_code not in (200, 304):
+        headers["Cache-Control"] = "no-store"  # an error page shows who is signed in
     if request.is_secure:
         headers["Strict-Transport-Security"] = "max-age=31536000"
     return response

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy.exc import IntegrityError
 from wtforms import HiddenField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -71,8 +72,13 @@ def decide():
     if not review.reasons_for(current_user, a, b):
         flash(_("These two files no longer match: nothing was recorded."), "error")
         return _back()
-    review.decide(current_user, a, b, decision, form.note.data)
-    db.session.commit()
+    try:
+        review.decide(current_user, a, b, decision, form.note.data)
+        db.session.commit()
+    except IntegrityError:  # the same answer posted twice at once: the first made the row; change it
+        db.session.rollback()
+        review.decide(current_user, a, b, decision, form.note.data)
+        db.session.commit()
     flash(_("Marked as not the same person.") if decision == "different"
           else _("Linked for a merge decision. Both files stay as they are."), "success")
     return _back()

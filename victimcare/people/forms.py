@@ -157,6 +157,17 @@ class DnaForm(FlaskForm):
             raise ValidationError(_l("A submission date needs a sample: tick 'DNA sample taken'."))
 
 
+def _row_number(value):
+    """An integer row id from a GET filter, or None for none; one no column holds is not a choice
+    (WTForms shows its "not a valid choice" message instead of the database refusing the number)."""
+    if value in (None, ""):
+        return None
+    number = int(value)
+    if not 0 < number < 2 ** 31:
+        raise ValueError(value)
+    return number
+
+
 class CaseloadFilterForm(OriginPicker, FlaskForm):
     """GET filters of the caseload list (no CSRF: it changes nothing). Every filter but ``q`` is
     plaintext metadata that identifies nobody; the place of origin narrows to a province, a city or a
@@ -175,7 +186,7 @@ class CaseloadFilterForm(OriginPicker, FlaskForm):
     sex = SelectField(_l("Sex"), choices=options(SEX_LABELS, blank=_l("Any")), validators=[Optional()])
     age_band = SelectField(_l("Age band"), choices=options(((b[0], b[0]) for b in AGE_BANDS), blank=_l("Any")),
                            validators=[Optional()])
-    organisation_id = SelectField(_l("Organisation"), coerce=lambda v: int(v) if v else None,
+    organisation_id = SelectField(_l("Organisation"), coerce=_row_number,
                                   validators=[Optional()], validate_choice=False)
     rescued_from = DateField(_l("Rescued from"), validators=[Optional()])
     rescued_until = DateField(_l("Rescued until"), validators=[Optional()])

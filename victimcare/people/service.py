@@ -234,15 +234,21 @@ def _filtered(query, filters: dict, today: dt.date):
     return query
 
 
+# Filters on what only the identity section shows (a partner on a pending referral sees the summary:
+# case number, sex, age band, organisation, case status): like a name, they reach only people whose
+# identity the user may read, else three requests would tell a county of origin or a birth year.
+IDENTITY_FILTERS = ("identity_status", "birth_year", "origin_code", "rescued_from", "rescued_until")
+
+
 def _caseload(user, filters: dict, today: dt.date | None):
     """(select of Person, the hits' rank column or None without a search entry)."""
     query = _filtered(access.scoped_people(user), filters, today or dt.date.today())
     q = filters.get("q")
+    kind = classify_query(q) if q else None
+    if (q and kind != "case_number") or any(filters.get(k) not in (None, "") for k in IDENTITY_FILTERS):
+        query = query.where(_identity_readable(user))
     if not q:
         return query, None
-    kind = classify_query(q)
-    if kind != "case_number":
-        query = query.where(_identity_readable(user))
     hits = search_matches(q, kind)
     return query.join(hits, hits.c.person_id == Person.id), hits.c.rank
 

@@ -137,9 +137,10 @@ def find():
                          details={"query_kind": kind, "results": 1})
             db.session.commit()
             return redirect(url_for("people.view", person_id=person.id))
-        if person is not None:
-            audit.record("denied", object_type="person", object_id=person.id, section="summary",
-                         details={"action": "read", "status": 404, "query_kind": kind})
+        # Out of reach or not there: the same answer and the same work (one audit row either way),
+        # so neither the page nor its timing tells whether another bureau holds that case number.
+        audit.record("denied", object_type="person", object_id=person.id if person else None,
+                     section="summary", details={"action": "read", "status": 404, "query_kind": kind})
     if access.can(current_user, "read", None, "identity"):
         db.session.commit()  # the caseload records the search itself
         return redirect(url_for("people.caseload", q=q) if q else url_for("people.caseload"))
