@@ -251,15 +251,20 @@ def _csrf_error(error):
 
 
 def format_date(value) -> str:
-    return value.strftime("%Y-%m-%d") if value else ""
+    """A date as it is; a stored time (naive UTC) as its day in the office's time zone: a referral made
+    at 08:30 in Beijing is on that day, not on the UTC day before."""
+    if not value:
+        return ""
+    return (_local(value) if isinstance(value, dt.datetime) else value).strftime("%Y-%m-%d")
 
 
 def format_datetime(value) -> str:
     """Stored times are naive UTC; show them in the office's time zone."""
-    if not value:
-        return ""
-    local = value.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
-    return local.strftime("%Y-%m-%d %H:%M")
+    return _local(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _local(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
 
 
 # Beyond any list; a larger ?page= made an OFFSET the database cannot hold (a server error).
