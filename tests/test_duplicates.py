@@ -20,6 +20,7 @@ from victimcare.people.rules import id_check_digit
 from .conftest import csrf_from
 from .hostile_support import deltas, row_counts
 from .test_i18n import ensure_compiled
+from .test_people import form_data
 
 ID_X = "11010519491231002X"  # check digit X
 assert id_check_digit(ID_X[:17]) == "X"
@@ -27,17 +28,6 @@ ID_OTHER = "320102201001010029"
 assert id_check_digit(ID_OTHER[:17]) == ID_OTHER[17]
 TOKEN = re.compile(r'name="duplicates_confirmed" value="([^"]*)"')
 PANEL = 'id="possible-duplicates"'
-
-
-def form_data(orgs, **fields):
-    data = {"organisation_id": str(orgs["shelter_a"].id), "name": "林小燕", "aliases": "", "sex": "female",
-            "date_of_birth": "2010-01-01", "estimated_age": "", "id_number": "", "nationality": "CHN",
-            "origin_code": "", "origin_address": "", "contact": "", "rescue_date": "2026-03-02",
-            "rescue_place": "", "rescuing_agency": "", "police_case_number": "",
-            "identity_status": "unidentified", "identified_method": "", "identified_on": "",
-            "tracing_result": "not_started", "tracing_notes": "", "notes": ""}
-    data.update(fields)
-    return data
 
 
 def post(client, data):

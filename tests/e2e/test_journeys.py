@@ -52,6 +52,20 @@ def _register(page, *, name, sex, date_of_birth=None, estimated_age=None, rescue
     return person_id_from_url(page)
 
 
+def accept_referral_and_open(page, case_number, who):
+    """A partner's referrals page: accept the referral of that case, then open the file."""
+    page.locator('header nav a[href="/referrals/"]').click()
+    page.wait_for_load_state()
+    language_round_trip(page, f"referrals-{who}")
+    row = page.locator("main table.list tr", has_text=case_number)
+    row.locator("form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert_success(page)
+    page.locator("main table.list a", has_text=case_number).click()
+    page.wait_for_load_state()
+    language_round_trip(page, f"person-view-{who}")
+
+
 def _admit(page, organisation_id, admitted_on, reason):
     open_tab(page, "/placements")
     language_round_trip(page, None)
@@ -109,16 +123,7 @@ def test_child_registered_placed_referred_treated_and_printed(page, login, orgs,
 
     # The clinician accepts the referral and records a visit with its costs.
     login(page, clinician)
-    page.locator('header nav a[href="/referrals/"]').click()
-    page.wait_for_load_state()
-    language_round_trip(page, "referrals-hospital")
-    row = page.locator("main table.list tr", has_text=case_number)
-    row.locator("form button[type=submit]").click()
-    page.wait_for_load_state()
-    assert_success(page)
-    page.locator("main table.list a", has_text=case_number).click()
-    page.wait_for_load_state()
-    language_round_trip(page, "person-view-hospital")
+    accept_referral_and_open(page, case_number, "hospital")
     open_tab(page, "/medical")
     language_round_trip(page, None)
     form = "#new-visit form"
@@ -243,16 +248,7 @@ def test_residence_application_due_drafted_submitted_registered(page, login, org
 
     # The police station accepts the referral the submission made, and records the registration.
     login(page, police)
-    page.locator('header nav a[href="/referrals/"]').click()
-    page.wait_for_load_state()
-    language_round_trip(page, "referrals-police")
-    row = page.locator("main table.list tr", has_text=case_number)
-    row.locator("form button[type=submit]").click()
-    page.wait_for_load_state()
-    assert_success(page)
-    page.locator("main table.list a", has_text=case_number).click()
-    page.wait_for_load_state()
-    language_round_trip(page, "person-view-police")
+    accept_referral_and_open(page, case_number, "police")
     open_tab(page, "/residence")
     language_round_trip(page, "residence-police")
     form = 'main form[action$="/register"]'
