@@ -25,9 +25,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 
-from bench_file import add_visits, login, richest_treated_person  # noqa: E402
-from bench_identity import make_app, timed  # noqa: E402
-from victimcare.crypto import Keyring  # noqa: E402
+from bench_file import add_visits, richest_treated_person  # noqa: E402
+from bench_identity import timed  # noqa: E402
+from harness import migrated_app, sign_in  # noqa: E402
 from victimcare.extensions import db  # noqa: E402
 
 
@@ -37,7 +37,6 @@ def page_count(data: bytes) -> int:
 
 
 def run(wanted_pages: int, repeats: int, folder: str) -> None:
-    from flask_migrate import upgrade
     from weasyprint import HTML
 
     from victimcare.auth.models import User
@@ -46,13 +45,7 @@ def run(wanted_pages: int, repeats: int, folder: str) -> None:
     from victimcare.reports import summary
 
     instance = os.path.join(folder, "instance")
-    Keyring.generate(os.path.join(instance, "keys.json")).save()
-    url = "sqlite:///" + os.path.join(folder, "bench.db")
-    app = make_app(url, instance)
-    with app.app_context():
-        upgrade(revision="heads")
-        db.engine.dispose()
-    app = make_app(url, instance)
+    app = migrated_app("sqlite:///" + os.path.join(folder, "bench.db"), folder)
     with app.app_context():
         load_demo(echo=lambda *a: None)
         person_id = richest_treated_person()
@@ -60,7 +53,7 @@ def run(wanted_pages: int, repeats: int, folder: str) -> None:
     passwords = dict(line.split("\t") for line in open(os.path.join(instance, "demo-credentials.txt"),
                                                        encoding="utf-8").read().splitlines()
                      if line and not line.startswith("#"))
-    client = login(app, "manager", passwords["manager"])
+    client = sign_in(app, "manager", passwords["manager"])
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get(f"/people/{person_id}/print").text).group(1)
     form = {"csrf_token": token, "purpose": "个案会议（基准测试）", "variant": "full", "recipient_name": "",
             "basis": "", "consent_given_by": "", "consent_given_on": "", "legal_basis": ""}

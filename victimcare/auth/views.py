@@ -75,7 +75,10 @@ def _landing(user: User, next_url: str | None) -> str:
 
 
 def _pending_or_restart():
-    """The user between password and code, or a redirect to the log-in page (expired, locked)."""
+    """The user between password and code, or a redirect: home when already signed in, else to the
+    log-in page (expired, locked)."""
+    if current_user.is_authenticated:
+        return None, redirect(url_for("main.home"))
     user, next_url = pending_login()
     if user is None:
         flash(_("The log-in took too long. Please enter your password again."), "error")
@@ -91,8 +94,6 @@ def _pending_or_restart():
 @access.public  # the user is not signed in yet: only the pending marker of the password step counts
 @limiter.limit(_login_rate_limit, methods=["POST"])
 def login_code():
-    if current_user.is_authenticated:
-        return redirect(url_for("main.home"))
     pending, restart = _pending_or_restart()
     if restart:
         return restart
@@ -118,8 +119,6 @@ def login_code():
 @limiter.limit(_login_rate_limit, methods=["POST"])
 def login_enrol():
     """Managers and administrators set up two-factor before their first session starts."""
-    if current_user.is_authenticated:
-        return redirect(url_for("main.home"))
     pending, restart = _pending_or_restart()
     if restart:
         return restart
