@@ -39,8 +39,8 @@ def searches(people) -> dict:
     def ids(clause):
         return {back[i] for i in db.session.scalars(select(Person.id).where(clause))}
     result = {q: {back[i]: r for i, r in found(q).items()} for q in ("张丽", "小燕", "zhang li", "ouyang", "zl")}
-    result["id"] = ids(service.search_clause(ID_NUMBER)[1])
-    result["police"] = ids(service.search_clause("A2025-1")[1])
+    result["id"] = ids(Person.id.in_(select(service.search_matches(ID_NUMBER).c.person_id)))
+    result["police"] = ids(Person.id.in_(select(service.search_matches("A2025-1").c.person_id)))
     result["dob"] = ids(Person.date_of_birth_bidx == keyring().blind_index("date_of_birth", "2009-09-09"))
     db.session.rollback()
     return result

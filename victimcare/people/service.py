@@ -188,12 +188,6 @@ def search_matches(q: str, kind: str | None = None):
     return select(hits.c.person_id, func.min(hits.c.rank).label("rank")).group_by(hits.c.person_id).subquery()
 
 
-def search_clause(q: str):
-    """(kind, a where-clause on Person) for the same people as search_matches, unranked."""
-    kind = classify_query(q)
-    return kind, Person.id.in_(select(search_matches(q, kind).c.person_id))
-
-
 def _identity_readable(user):
     """Where the user may read identity: a name or ID number finds only those people, else a hit
     would confirm a name the user may not see (a partner's pending referral shows the summary only).
