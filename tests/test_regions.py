@@ -18,6 +18,7 @@ from victimcare.people.models import Person, PersonRevision
 from victimcare.people.rules import origin_choice_problem
 
 from .conftest import csrf_from, post_form
+from .test_people import form_data as people_form_data
 
 
 # -- the table -------------------------------------------------------------------------------------------
@@ -98,12 +99,10 @@ def caseworker(client, orgs, logged_in):
 
 
 def form_data(orgs, **fields):
-    data = {"organisation_id": str(orgs["shelter_a"].id), "name": "林小燕", "aliases": "", "sex": "female",
-            "date_of_birth": "2010-01-01", "estimated_age": "", "id_number": "", "nationality": "CHN",
-            "origin_province": "", "origin_city": "", "origin_county": "", "origin_address": "云南某村",
-            "contact": "", "rescue_date": "2026-03-02", "rescue_place": "长途汽车上", "rescuing_agency": "",
-            "police_case_number": "", "identity_status": "unidentified", "identified_method": "",
-            "identified_on": "", "tracing_result": "not_started", "tracing_notes": "", "notes": "她说家在山里"}
+    """The registration form as tests/test_people.py fills it, with the place lists, and typed text that
+    a "show" post must keep."""
+    data = people_form_data(orgs, origin_province="", origin_city="", origin_county="",
+                            origin_address="云南某村", rescue_place="长途汽车上", notes="她说家在山里")
     data.update(fields)
     return data
 
